@@ -1,0 +1,2 @@
+/* bus_core: the broker (see broker.h) */
+#include "shequ.h"

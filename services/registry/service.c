@@ -1,0 +1,2 @@
+/* registry_core: see service.h */
+#include "shequ.h"

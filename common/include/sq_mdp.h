@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <zmq.h>
 
 #define SQ_MDP_CLIENT "MDPC01"
 #define SQ_MDP_WORKER "MDPW01"
@@ -26,6 +27,8 @@
 #define SQ_MDP_HEARTBEAT_MS_DEFAULT 1000 //  SHEQU_HEARTBEAT_MS
 #define SQ_MDP_LIVENESS 5              //  heartbeats missed before a peer is taken for dead
 #define SQ_MDP_RECONNECT_MS 1000       //  worker's pause before reconnecting to a silent broker
+#define SQ_MDP_ENDPOINT_MAX 256        //  longest endpoint string, bytes
+#define SQ_ENV_HEARTBEAT_MS "SHEQU_HEARTBEAT_MS" //  MDP and ZMTP heartbeat interval
 
 //  The process-wide ZeroMQ context (created on first use, thread-safe).
 void *sq_zmq_context (void);
@@ -33,6 +36,24 @@ void *sq_zmq_context (void);
 //  Applies the platform's socket options: ZMQ_MAXMSGSIZE from SHEQU_MSG_MAX, linger 0,
 //  ZMQ_HEARTBEAT_IVL/TIMEOUT/TTL from SHEQU_HEARTBEAT_MS. Returns 0 or -1.
 int sq_zmq_socket_setup (void *socket);
+
+//  Applies the same options with explicit values (a broker configured by other means).
+//  Returns 0 or -1.
+int sq_zmq_socket_tune (void *socket, int64_t msg_max, int heartbeat_ms);
+
+//  Largest frame accepted, bytes (SHEQU_MSG_MAX, default SQ_DEFAULT_MSG_MAX).
+int64_t sq_zmq_msg_max (void);
+
+//  Receives one whole message: its first frames_max frames into frames (initialised here; the
+//  caller closes them with sq_zmq_frames_close), the rest read and dropped. flags as for
+//  zmq_msg_recv (ZMQ_DONTWAIT). Returns how many frames the message had, which is more than
+//  frames_max when some were dropped, or -1 with errno set (EAGAIN: nothing to read).
+int sq_zmq_frames_recv (void *socket, zmq_msg_t *frames, size_t frames_max, int flags);
+void sq_zmq_frames_close (zmq_msg_t *frames, size_t count);
+
+//  Terminates the process-wide context once every socket is closed (the last ZeroMQ call of
+//  a process that wants queued messages flushed and no thread left behind).
+void sq_zmq_shutdown (void);
 
 //  Heartbeat interval in milliseconds (SHEQU_HEARTBEAT_MS, default above).
 int sq_mdp_heartbeat_ms (void);
@@ -76,7 +97,8 @@ sq_mdp_worker_t *sq_mdp_worker_new (const char *endpoint, const char *service);
 //  Sends DISCONNECT (best effort) and closes.
 void sq_mdp_worker_destroy (sq_mdp_worker_t **self_p);
 
-//  The underlying socket, for zmq_poll (borrowed).
+//  The underlying socket, for zmq_poll (borrowed). It stays the same for the worker's life:
+//  reconnecting makes a new connection on the same socket.
 void *sq_mdp_worker_socket (sq_mdp_worker_t *self);
 
 //  Reads one message from the broker without blocking. Returns 1 with request filled,

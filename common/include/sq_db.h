@@ -1,0 +1,50 @@
+/*  sq_db: one PostgreSQL connection, queried only through PQexecParams (DESIGN.md: PQexec runs
+    several statements from one string, so it is never given anything but our own constants).
+    PostgreSQL errors become sq_error_t with a stable code: a unique violation is `conflict`,
+    a lost connection or a serialization failure is `unavailable` (safe to retry), anything
+    else `internal`. */
+#ifndef SQ_DB_H
+#define SQ_DB_H
+
+#include "sq_codec.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#define SQ_DB_PARAMS_MAX 64 //  most parameters one statement may take
+
+typedef struct sq_db sq_db_t;
+
+//  Connects with conninfo (SHEQU_PG when NULL). Returns NULL with the reason in why.
+sq_db_t *sq_db_new (const char *conninfo, char *why, size_t why_size);
+void sq_db_destroy (sq_db_t **self_p);
+
+//  The libpq connection (borrowed), for LISTEN and escaping.
+PGconn *sq_db_conn (sq_db_t *self);
+
+//  Runs a statement with text parameters (NULL entries are SQL NULL). Returns the result
+//  (the caller PQclear()s it) when it succeeded, NULL with err set otherwise.
+PGresult *sq_db_query (sq_db_t *self, const char *sql, int count, const char *const *params,
+                       sq_error_t *err);
+
+//  Same with explicit lengths and formats, for bytea parameters (format 1 = binary).
+PGresult *sq_db_query_bin (sq_db_t *self, const char *sql, int count,
+                           const char *const *params, const int *lengths, const int *formats,
+                           sq_error_t *err);
+
+//  Runs a statement and discards its rows. Returns 0 or -1 with err set.
+int sq_db_exec (sq_db_t *self, const char *sql, int count, const char *const *params,
+                sq_error_t *err);
+
+//  Transaction control; each returns 0 or -1 with err set.
+int sq_db_begin (sq_db_t *self, sq_error_t *err);
+int sq_db_commit (sq_db_t *self, sq_error_t *err);
+void sq_db_rollback (sq_db_t *self);
+
+//  True when the connection is usable; tries one reset when it is not.
+bool sq_db_alive (sq_db_t *self);
+
+//  Maps a failed result to an error code and message; what says what was attempted.
+int sq_db_error (PGconn *conn, const PGresult *res, const char *what, sq_error_t *err);
+
+#endif

@@ -1,0 +1,62 @@
+/*  sq_outbox: the transactional outbox and its relay (see common/README.md).
+
+    A command appends its events to its service's outbox table inside its own transaction,
+    so the change and its events commit or vanish together. The relay, one active per stream
+    whatever the number of replicas (a session advisory lock on its own direct connection;
+    the others stand by and retry), stamps `seq` on committed rows in an order that is safe
+    against transactions committing out of id order, publishes them to the bus, and marks
+    them published. A relay that dies between stamping and marking leaves rows that the next
+    relay publishes again; subscribers drop what they have already seen by `seq`. */
+#ifndef SQ_OUTBOX_H
+#define SQ_OUTBOX_H
+
+#include "sq_db.h"
+#include "sq_envelope.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SQ_RELAY_BATCH_MAX 1000       //  rows stamped or published per round
+#define SQ_RELAY_POLL_MS_DEFAULT 50   //  SHEQU_RELAY_POLL_MS: idle wait between rounds
+#define SQ_RELAY_BUSY_POLL_MS 1       //  wait while committed rows wait for an older transaction
+#define SQ_RELAY_STANDBY_MS 500       //  a standing-by relay retries the lock this often
+#define SQ_SINCE_LIMIT_MAX 1000       //  most events one events.since reply carries
+
+//  Appends one event to schema.outbox in the caller's open transaction. env gives id, type,
+//  div, at, actor, corr, cause (seq is ignored); data is the raw msgpack of the data map.
+//  Returns 0 or -1 with err set.
+int sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
+                      const void *data, size_t data_size, sq_error_t *err);
+
+//  Wakes the relay of schema once this transaction commits (NOTIFY). Returns 0 or -1.
+int sq_outbox_notify (sq_db_t *db, const char *schema, sq_error_t *err);
+
+//  Packs the events.since result: {"events": [envelope, ...], "last_seq": n} with the
+//  stamped events after seq `after`, at most limit of them. Returns 0 or -1 with err set.
+int sq_outbox_since (sq_db_t *db, const char *schema, const char *stream, uint64_t after,
+                     uint32_t limit, msgpack_packer *pk, sq_error_t *err);
+
+//  The stream's last stamped seq, or -1 with err set.
+int64_t sq_outbox_last_seq (sq_db_t *db, const char *schema, const char *stream,
+                            sq_error_t *err);
+
+typedef struct sq_relay sq_relay_t;
+
+//  Creates a relay for stream (the service name) over schema's outbox, publishing to the
+//  bus's events_in endpoint. conninfo NULL means SHEQU_PG. NULL on failure.
+sq_relay_t *sq_relay_new (const char *conninfo, const char *schema, const char *stream,
+                          const char *events_in);
+
+//  Runs the relay in its own thread. Returns 0 or -1.
+int sq_relay_start (sq_relay_t *self);
+
+//  Stops the thread, releases the lock (by closing the connection) and frees.
+void sq_relay_destroy (sq_relay_t **self_p);
+
+//  True while this relay holds the stream's lock.
+bool sq_relay_active (sq_relay_t *self);
+
+//  Events this relay has published since it started.
+uint64_t sq_relay_published (sq_relay_t *self);
+
+#endif

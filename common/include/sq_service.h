@@ -1,0 +1,103 @@
+/*  sq_service: what every shequ service process runs around its handlers.
+
+    A service is a name (its MDP service and its event stream), a PostgreSQL schema and a
+    table of commands. sq_service_start connects, applies migrations, starts the outbox relay
+    and a worker thread that holds `concurrency` MDP worker sockets. Requests that arrive
+    together are run in one transaction, each under its own savepoint, and committed
+    together: concurrent commands share one commit (group commit), a failing command rolls
+    back only itself. Replies go out after the commit, so a reply never announces a change
+    that could still be lost. `health` and `events.since` are answered for every service. */
+#ifndef SQ_SERVICE_H
+#define SQ_SERVICE_H
+
+#include "sq_cache.h"
+#include "sq_codec.h"
+#include "sq_db.h"
+#include "sq_envelope.h"
+
+#include <stdbool.h>
+
+#define SQ_CMD_MAX 64                //  longest command name
+#define SQ_IDEM_MAX 128              //  longest idempotency key
+#define SQ_ROLE_MAX 32               //  longest role name
+#define SQ_CONCURRENCY_DEFAULT 16    //  SHEQU_WORKER_CONCURRENCY: worker sockets per process
+#define SQ_CONCURRENCY_MAX 256
+
+//  Who asks (DESIGN.md "Commands"): scope "" is the whole platform.
+typedef struct {
+    char id[SQ_TEXT_ID_MAX];  //  the actor's id
+    char role[SQ_ROLE_MAX];   //  one of the roles of DESIGN.md
+    char scope[SQ_DIV_MAX];   //  division code the actor answers for
+} sq_actor_t;
+
+typedef struct sq_service sq_service_t;
+
+//  Everything a handler sees. The handler packs exactly one value (its result) into pk
+//  and returns 0, or sets err (sq_error_set) and returns -1; then nothing it did remains.
+typedef struct {
+    sq_service_t *service;       //  the running service
+    sq_db_t *db;                 //  inside the command's transaction
+    sq_cache_t *cache;           //  Redis cache of this worker thread
+    const char *cmd;             //  command name
+    const msgpack_object *args;  //  the args map, or NULL when none was given
+    const sq_actor_t *actor;     //  who asks
+    const char *corr;            //  correlation id, "" when none
+    const char *request_id;      //  unique id of this command: the cause of its events
+    msgpack_packer *pk;          //  where the result goes
+    sq_error_t err;              //  set when the handler fails
+    void *state;                 //  the service's own state (config.state)
+    int events;                  //  events emitted by this command
+} sq_ctx_t;
+
+typedef int (sq_handler_fn) (sq_ctx_t *ctx);
+
+typedef struct {
+    const char *name;   //  e.g. "resident.register"
+    sq_handler_fn *fn;  //  the handler
+} sq_command_t;
+
+typedef struct {
+    const char *name;               //  service and stream name, e.g. "registry"
+    const char *schema;             //  PostgreSQL schema it owns
+    const sq_command_t *commands;   //  terminated by {NULL, NULL}
+    void *state;                    //  handed to handlers as ctx->state
+    const char *conninfo;           //  NULL: SHEQU_PG
+    const char *commands_endpoint;  //  NULL: SHEQU_COMMANDS
+    const char *events_in;          //  NULL: SHEQU_EVENTS_IN
+    const char *redis;              //  NULL: SHEQU_REDIS
+    int concurrency;                //  0: SHEQU_WORKER_CONCURRENCY
+    //  Optional: adds service-specific fields to the health map (count them in *fields).
+    void (*health) (void *state, msgpack_packer *pk, int *fields);
+} sq_service_config_t;
+
+sq_service_t *sq_service_new (const sq_service_config_t *config);
+
+//  Connects, migrates, starts the relay and the worker thread. Returns 0 or -1 (logged).
+int sq_service_start (sq_service_t *self);
+
+//  Stops the worker thread and the relay (workers send DISCONNECT) and frees.
+void sq_service_destroy (sq_service_t **self_p);
+
+//  The service's name and schema (borrowed).
+const char *sq_service_name (sq_service_t *self);
+const char *sq_service_schema (sq_service_t *self);
+
+//  Appends an event to the outbox in the command's transaction: type "<service>.<event>",
+//  div the division it concerns, data the raw msgpack of the data map.
+int sq_ctx_emit (sq_ctx_t *ctx, const char *type, const char *div, const void *data,
+                 size_t size);
+
+//  True when code lies inside the actor's scope (scope "" covers everything).
+bool sq_ctx_in_scope (const sq_ctx_t *ctx, const char *code);
+
+//  Sets a `forbidden` error unless code lies in the actor's scope; returns 0 or -1.
+int sq_ctx_require_scope (sq_ctx_t *ctx, const char *code, const char *field);
+
+//  Sets a `forbidden` error unless the actor's role is one of the NULL-terminated roles.
+int sq_ctx_require_role (sq_ctx_t *ctx, const char *const *roles);
+
+//  Runs a service process: logs, config, start, waits for SIGTERM or SIGINT, tears down.
+//  Returns the process exit code.
+int sq_service_main (const sq_service_config_t *config);
+
+#endif

@@ -1,0 +1,138 @@
+/*  sq_db: one PostgreSQL connection, queried only through PQexecParams. */
+#include "sq_db.h"
+#include "sq_config.h"
+#include "sq_log.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sq_db {
+    PGconn *conn; //  the connection; reset on loss
+};
+
+sq_db_t *
+sq_db_new (const char *conninfo, char *why, size_t why_size)
+{
+    if (!conninfo)
+        conninfo = sq_config_str (SQ_ENV_PG, SQ_DEFAULT_PG);
+    PGconn *conn = PQconnectdb (conninfo);
+    if (PQstatus (conn) != CONNECTION_OK) {
+        snprintf (why, why_size, "could not connect to PostgreSQL: %s", PQerrorMessage (conn));
+        //  libpq messages end in a newline; keep log lines one line.
+        char *nl = strchr (why, '\n');
+        if (nl) *nl = 0;
+        PQfinish (conn);
+        return NULL;
+    }
+    sq_db_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->conn = conn;
+    //  Microsecond timestamps are integers in this platform; UTC keeps dates unambiguous.
+    PGresult *res = PQexecParams (conn, "SET TIME ZONE 'UTC'", 0, NULL, NULL, NULL, NULL, 0);
+    PQclear (res);
+    return self;
+}
+
+void
+sq_db_destroy (sq_db_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        PQfinish ((*self_p)->conn);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+PGconn *
+sq_db_conn (sq_db_t *self)
+{
+    assert (self);
+    return self->conn;
+}
+
+int
+sq_db_error (PGconn *conn, const PGresult *res, const char *what, sq_error_t *err)
+{
+    const char *state = res ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
+    const char *message = res ? PQresultErrorMessage (res) : PQerrorMessage (conn);
+    char text[SQ_ERROR_MESSAGE_MAX];
+    snprintf (text, sizeof text, "%s", message && *message ? message : "no result");
+    char *nl = strchr (text, '\n');
+    if (nl) *nl = 0;
+    if (state && strcmp (state, "23505") == 0)
+        return sq_error_set (err, SQ_ERR_CONFLICT, "", "could not %s: %s", what, text);
+    if (PQstatus (conn) != CONNECTION_OK || (state && (strncmp (state, "08", 2) == 0
+                                                       || strcmp (state, "40001") == 0
+                                                       || strcmp (state, "40P01") == 0
+                                                       || strcmp (state, "57P01") == 0)))
+        return sq_error_set (err, SQ_ERR_UNAVAILABLE, "", "could not %s: %s", what, text);
+    sq_log_error ("database error", "what=\"%s\" sqlstate=%s error=\"%s\"", what,
+                  state ? state : "none", text);
+    return sq_error_set (err, SQ_ERR_INTERNAL, "", "could not %s: database error %s", what,
+                         state ? state : "");
+}
+
+PGresult *
+sq_db_query_bin (sq_db_t *self, const char *sql, int count, const char *const *params,
+                 const int *lengths, const int *formats, sq_error_t *err)
+{
+    assert (self && sql && count <= SQ_DB_PARAMS_MAX);
+    PGresult *res = PQexecParams (self->conn, sql, count, NULL, params, lengths, formats, 0);
+    ExecStatusType status = PQresultStatus (res);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+        return res;
+    sq_db_error (self->conn, res, "run query", err);
+    //  The first words of the statement tell the log reader which one failed.
+    sq_log_debug ("query failed", "sql=\"%.60s\"", sql);
+    PQclear (res);
+    return NULL;
+}
+
+PGresult *
+sq_db_query (sq_db_t *self, const char *sql, int count, const char *const *params,
+             sq_error_t *err)
+{
+    return sq_db_query_bin (self, sql, count, params, NULL, NULL, err);
+}
+
+int
+sq_db_exec (sq_db_t *self, const char *sql, int count, const char *const *params,
+            sq_error_t *err)
+{
+    PGresult *res = sq_db_query (self, sql, count, params, err);
+    if (!res)
+        return -1;
+    PQclear (res);
+    return 0;
+}
+
+int
+sq_db_begin (sq_db_t *self, sq_error_t *err)
+{
+    return sq_db_exec (self, "BEGIN", 0, NULL, err);
+}
+
+int
+sq_db_commit (sq_db_t *self, sq_error_t *err)
+{
+    return sq_db_exec (self, "COMMIT", 0, NULL, err);
+}
+
+void
+sq_db_rollback (sq_db_t *self)
+{
+    PGresult *res = PQexecParams (self->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+    PQclear (res);
+}
+
+bool
+sq_db_alive (sq_db_t *self)
+{
+    if (PQstatus (self->conn) == CONNECTION_OK)
+        return true;
+    sq_log_warn ("database connection lost, reconnecting", NULL);
+    PQreset (self->conn);
+    return PQstatus (self->conn) == CONNECTION_OK;
+}

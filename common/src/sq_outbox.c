@@ -1,0 +1,404 @@
+/*  sq_outbox: the transactional outbox and its relay. */
+#include "sq_outbox.h"
+#include "sq_config.h"
+#include "sq_log.h"
+#include "sq_mdp.h"
+#include "sq_util.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define SQ_SQL_MAX 1024 //  longest statement built with a schema name
+
+//  Columns the relay and events.since read, in this order.
+#define S_EVENT_COLUMNS "event_id, seq, type, div, at, actor, corr, cause, data"
+
+int
+sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
+                  const void *data, size_t data_size, sq_error_t *err)
+{
+    char sql[SQ_SQL_MAX];
+    snprintf (sql, sizeof sql, "INSERT INTO %s.outbox (event_id, type, div, at, actor, corr,"
+              " cause, data) VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8)", schema);
+    char at[24];
+    snprintf (at, sizeof at, "%" PRId64, env->at);
+    const char *params[] = {env->id, env->type, env->div, at, env->actor, env->corr,
+                            env->cause, data};
+    int lengths[] = {0, 0, 0, 0, 0, 0, 0, (int) data_size};
+    int formats[] = {0, 0, 0, 0, 0, 0, 0, 1};
+    PGresult *res = sq_db_query_bin (db, sql, 8, params, lengths, formats, err);
+    if (!res)
+        return -1;
+    PQclear (res);
+    return 0;
+}
+
+int
+sq_outbox_notify (sq_db_t *db, const char *schema, sq_error_t *err)
+{
+    char channel[128];
+    snprintf (channel, sizeof channel, "shequ_outbox_%s", schema);
+    const char *params[] = {channel};
+    return sq_db_exec (db, "SELECT pg_notify($1, '')", 1, params, err);
+}
+
+//  Packs one envelope from a row of S_EVENT_COLUMNS.
+static int
+s_pack_row (msgpack_packer *pk, PGresult *res, int row, const char *stream)
+{
+    sq_envelope_t env = {0};
+    snprintf (env.id, sizeof env.id, "%s", PQgetvalue (res, row, 0));
+    snprintf (env.src, sizeof env.src, "%s", stream);
+    env.seq = strtoull (PQgetvalue (res, row, 1), NULL, 10);
+    snprintf (env.type, sizeof env.type, "%s", PQgetvalue (res, row, 2));
+    snprintf (env.div, sizeof env.div, "%s", PQgetvalue (res, row, 3));
+    env.at = strtoll (PQgetvalue (res, row, 4), NULL, 10);
+    snprintf (env.actor, sizeof env.actor, "%s", PQgetvalue (res, row, 5));
+    snprintf (env.corr, sizeof env.corr, "%s", PQgetvalue (res, row, 6));
+    snprintf (env.cause, sizeof env.cause, "%s", PQgetvalue (res, row, 7));
+    size_t size = 0;
+    unsigned char *data = PQunescapeBytea ((const unsigned char *) PQgetvalue (res, row, 8),
+                                           &size);
+    if (!data)
+        return -1;
+    sq_envelope_pack (pk, &env, data, size);
+    PQfreemem (data);
+    return 0;
+}
+
+int
+sq_outbox_since (sq_db_t *db, const char *schema, const char *stream, uint64_t after,
+                 uint32_t limit, msgpack_packer *pk, sq_error_t *err)
+{
+    if (limit == 0 || limit > SQ_SINCE_LIMIT_MAX)
+        limit = SQ_SINCE_LIMIT_MAX;
+    int64_t last = sq_outbox_last_seq (db, schema, stream, err);
+    if (last < 0)
+        return -1;
+    char sql[SQ_SQL_MAX];
+    snprintf (sql, sizeof sql, "SELECT " S_EVENT_COLUMNS " FROM %s.outbox"
+              " WHERE seq > $1::bigint ORDER BY seq LIMIT $2::int", schema);
+    char after_text[24], limit_text[16];
+    snprintf (after_text, sizeof after_text, "%" PRIu64, after);
+    snprintf (limit_text, sizeof limit_text, "%" PRIu32, limit);
+    const char *params[] = {after_text, limit_text};
+    PGresult *res = sq_db_query (db, sql, 2, params, err);
+    if (!res)
+        return -1;
+    int rows = PQntuples (res);
+    msgpack_pack_map (pk, 2);
+    sq_pack_str (pk, "events");
+    msgpack_pack_array (pk, (size_t) rows);
+    for (int i = 0; i < rows; i++)
+        if (s_pack_row (pk, res, i, stream)) {
+            PQclear (res);
+            return sq_error_set (err, SQ_ERR_INTERNAL, "", "could not read event data");
+        }
+    sq_pack_kv_int (pk, "last_seq", last);
+    PQclear (res);
+    return 0;
+}
+
+int64_t
+sq_outbox_last_seq (sq_db_t *db, const char *schema, const char *stream, sq_error_t *err)
+{
+    char sql[SQ_SQL_MAX];
+    snprintf (sql, sizeof sql, "SELECT last_seq FROM %s.stream WHERE name = $1", schema);
+    const char *params[] = {stream};
+    PGresult *res = sq_db_query (db, sql, 1, params, err);
+    if (!res)
+        return -1;
+    int64_t last = PQntuples (res) ? strtoll (PQgetvalue (res, 0, 0), NULL, 10) : 0;
+    PQclear (res);
+    return last;
+}
+
+// ---- relay ------------------------------------------------------------------------------
+
+struct sq_relay {
+    char *conninfo;              //  NULL: SHEQU_PG
+    char schema[64];             //  service schema holding the outbox
+    char stream[SQ_SRC_MAX];     //  stream name (the service name)
+    char events_in[256];         //  bus endpoint publishers connect to
+    int poll_ms;                 //  idle wait between rounds
+    pthread_t thread;            //  runs s_relay_thread
+    bool started;                //  thread was created
+    atomic_bool stop;            //  asks the thread to end
+    atomic_bool active;          //  holds the stream lock
+    atomic_uint_fast64_t published; //  events sent since start
+    sq_db_t *db;                 //  the relay's own direct connection (holds the lock)
+    void *pub;                   //  PUB socket to events_in
+    uint64_t sent_upto;          //  highest seq sent, not yet marked published
+    char sql_stamp[SQ_SQL_MAX];  //  stamps seq on rows older than every running transaction
+    char sql_fetch[SQ_SQL_MAX];  //  stamped, unpublished rows in seq order
+    char sql_mark[SQ_SQL_MAX];   //  marks rows up to a seq published
+    char sql_waiting[SQ_SQL_MAX]; // are there unstamped rows at all
+};
+
+sq_relay_t *
+sq_relay_new (const char *conninfo, const char *schema, const char *stream,
+              const char *events_in)
+{
+    sq_relay_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->conninfo = conninfo ? strdup (conninfo) : NULL;
+    snprintf (self->schema, sizeof self->schema, "%s", schema);
+    snprintf (self->stream, sizeof self->stream, "%s", stream);
+    snprintf (self->events_in, sizeof self->events_in, "%s", events_in);
+    self->poll_ms = (int) sq_config_int ("SHEQU_RELAY_POLL_MS", SQ_RELAY_POLL_MS_DEFAULT, 1,
+                                         60000);
+    //  NB: row_number over (xid, id) gives seq in the order transactions took their ids;
+    //  only rows whose transaction is older than the oldest one still running are taken,
+    //  so no transaction can later commit a row that belongs before them.
+    snprintf (self->sql_stamp, sizeof self->sql_stamp,
+              "WITH pick AS (SELECT id, row_number () OVER (ORDER BY xid, id) AS rn"
+              " FROM %s.outbox WHERE seq IS NULL"
+              " AND xid < pg_snapshot_xmin (pg_current_snapshot ())"
+              " ORDER BY xid, id LIMIT %d)"
+              " UPDATE %s.outbox o SET seq = $1::bigint + pick.rn FROM pick"
+              " WHERE o.id = pick.id RETURNING o.seq",
+              schema, SQ_RELAY_BATCH_MAX, schema);
+    snprintf (self->sql_fetch, sizeof self->sql_fetch,
+              "SELECT " S_EVENT_COLUMNS " FROM %s.outbox WHERE seq IS NOT NULL"
+              " AND NOT published ORDER BY seq LIMIT %d", schema, SQ_RELAY_BATCH_MAX);
+    snprintf (self->sql_mark, sizeof self->sql_mark,
+              "UPDATE %s.outbox SET published = true WHERE seq IS NOT NULL"
+              " AND NOT published AND seq <= $1::bigint", schema);
+    snprintf (self->sql_waiting, sizeof self->sql_waiting,
+              "SELECT EXISTS (SELECT 1 FROM %s.outbox WHERE seq IS NULL)", schema);
+    return self;
+}
+
+bool
+sq_relay_active (sq_relay_t *self)
+{
+    return atomic_load (&self->active);
+}
+
+uint64_t
+sq_relay_published (sq_relay_t *self)
+{
+    return atomic_load (&self->published);
+}
+
+//  Tries to become the stream's relay. Returns 1 when the lock is held, 0 when another
+//  relay has it, -1 when the database is unreachable.
+static int
+s_relay_acquire (sq_relay_t *self)
+{
+    char why[256];
+    if (!self->db) {
+        self->db = sq_db_new (self->conninfo, why, sizeof why);
+        if (!self->db)
+            return -1;
+    }
+    sq_error_t err;
+    char lock_key[160];
+    snprintf (lock_key, sizeof lock_key, "shequ.relay.%s.%s", self->schema, self->stream);
+    const char *params[] = {lock_key};
+    PGresult *res = sq_db_query (self->db,
+                                 "SELECT pg_try_advisory_lock (hashtext ($1))", 1, params, &err);
+    if (!res) {
+        sq_db_destroy (&self->db);
+        return -1;
+    }
+    int held = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+    PQclear (res);
+    if (!held)
+        return 0;
+    char sql[SQ_SQL_MAX];
+    snprintf (sql, sizeof sql, "INSERT INTO %s.stream (name) VALUES ($1)"
+              " ON CONFLICT DO NOTHING", self->schema);
+    const char *stream[] = {self->stream};
+    snprintf (why, sizeof why, "LISTEN shequ_outbox_%s", self->schema);
+    if (sq_db_exec (self->db, sql, 1, stream, &err)
+        || sq_db_exec (self->db, why, 0, NULL, &err)) {
+        sq_db_destroy (&self->db);
+        return -1;
+    }
+    return 1;
+}
+
+//  Stamps seq on the rows that are safe to order, in one transaction with the stream row
+//  locked. Returns rows stamped, or -1.
+static int
+s_relay_stamp (sq_relay_t *self, sq_error_t *err)
+{
+    char sql[SQ_SQL_MAX];
+    snprintf (sql, sizeof sql, "SELECT last_seq FROM %s.stream WHERE name = $1 FOR UPDATE",
+              self->schema);
+    const char *stream[] = {self->stream};
+    if (sq_db_begin (self->db, err))
+        return -1;
+    PGresult *res = sq_db_query (self->db, sql, 1, stream, err);
+    if (!res || PQntuples (res) != 1) {
+        PQclear (res);
+        sq_db_rollback (self->db);
+        return -1;
+    }
+    char last[24];
+    snprintf (last, sizeof last, "%s", PQgetvalue (res, 0, 0));
+    PQclear (res);
+    const char *base[] = {last};
+    res = sq_db_query (self->db, self->sql_stamp, 1, base, err);
+    int stamped = res ? PQntuples (res) : -1;
+    PQclear (res);
+    if (stamped > 0) {
+        char next[24];
+        snprintf (next, sizeof next, "%lld", strtoll (last, NULL, 10) + stamped);
+        const char *update[] = {next, self->stream};
+        snprintf (sql, sizeof sql, "UPDATE %s.stream SET last_seq = $1::bigint WHERE name = $2",
+                  self->schema);
+        if (sq_db_exec (self->db, sql, 2, update, err))
+            stamped = -1;
+    }
+    if (stamped >= 0 && self->sent_upto) {
+        char upto[24];
+        snprintf (upto, sizeof upto, "%" PRIu64, self->sent_upto);
+        const char *mark[] = {upto};
+        if (sq_db_exec (self->db, self->sql_mark, 1, mark, err))
+            stamped = -1;
+    }
+    if (stamped < 0 || sq_db_commit (self->db, err)) {
+        sq_db_rollback (self->db);
+        return -1;
+    }
+    self->sent_upto = 0;
+    return stamped;
+}
+
+//  Publishes stamped, unpublished rows in seq order. Returns rows sent, or -1.
+static int
+s_relay_publish (sq_relay_t *self, sq_error_t *err)
+{
+    PGresult *res = sq_db_query (self->db, self->sql_fetch, 0, NULL, err);
+    if (!res)
+        return -1;
+    int rows = PQntuples (res);
+    for (int i = 0; i < rows; i++) {
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init (&buf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+        if (s_pack_row (&pk, res, i, self->stream) == 0) {
+            char topic[SQ_TOPIC_MAX];
+            int n = snprintf (topic, sizeof topic, "%s.%s", PQgetvalue (res, i, 2),
+                              PQgetvalue (res, i, 3));
+            if (n > 0 && (size_t) n < sizeof topic) {
+                zmq_send (self->pub, topic, (size_t) n, ZMQ_SNDMORE);
+                zmq_send (self->pub, buf.data, buf.size, 0);
+            }
+        }
+        msgpack_sbuffer_destroy (&buf);
+        self->sent_upto = strtoull (PQgetvalue (res, i, 1), NULL, 10);
+        atomic_fetch_add (&self->published, 1);
+    }
+    PQclear (res);
+    return rows;
+}
+
+//  Waits up to timeout_ms for a NOTIFY on the relay's connection, then drains them.
+static void
+s_relay_wait (sq_relay_t *self, int timeout_ms)
+{
+    PGconn *conn = sq_db_conn (self->db);
+    struct pollfd fd = {.fd = PQsocket (conn), .events = POLLIN};
+    if (fd.fd >= 0 && poll (&fd, 1, timeout_ms) > 0)
+        PQconsumeInput (conn);
+    PGnotify *note;
+    while ((note = PQnotifies (conn)))
+        PQfreemem (note);
+}
+
+//  One round as the active relay. Returns 0 when it went well, -1 when the connection
+//  (and with it the lock) should be dropped.
+static int
+s_relay_round (sq_relay_t *self)
+{
+    sq_error_t err;
+    int stamped = s_relay_stamp (self, &err);
+    int sent = stamped >= 0 ? s_relay_publish (self, &err) : -1;
+    if (stamped < 0 || sent < 0) {
+        sq_log_warn ("relay lost its database connection", "stream=%s error=\"%s\"",
+                     self->stream, err.message);
+        return -1;
+    }
+    if (stamped > 0 || sent > 0)
+        return 0; //  more may be waiting: go again at once
+    PGresult *res = sq_db_query (self->db, self->sql_waiting, 0, NULL, &err);
+    bool waiting = res && strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+    PQclear (res);
+    s_relay_wait (self, waiting ? SQ_RELAY_BUSY_POLL_MS : self->poll_ms);
+    return 0;
+}
+
+static void *
+s_relay_thread (void *arg)
+{
+    sq_relay_t *self = arg;
+    while (!atomic_load (&self->stop)) {
+        if (!atomic_load (&self->active)) {
+            int held = s_relay_acquire (self);
+            if (held == 1) {
+                atomic_store (&self->active, true);
+                sq_log_info ("relay active", "stream=%s schema=%s", self->stream, self->schema);
+                continue;
+            }
+            if (held == 0)
+                s_relay_wait (self, SQ_RELAY_STANDBY_MS);
+            else {
+                struct timespec pause = {0, SQ_RELAY_STANDBY_MS * 1000000L};
+                nanosleep (&pause, NULL);
+            }
+            continue;
+        }
+        if (s_relay_round (self)) {
+            atomic_store (&self->active, false);
+            sq_db_destroy (&self->db);
+        }
+    }
+    return NULL;
+}
+
+int
+sq_relay_start (sq_relay_t *self)
+{
+    self->pub = zmq_socket (sq_zmq_context (), ZMQ_PUB);
+    if (!self->pub || sq_zmq_socket_setup (self->pub)
+        || zmq_connect (self->pub, self->events_in)) {
+        sq_log_error ("relay could not connect to the bus", "endpoint=%s error=\"%s\"",
+                      self->events_in, zmq_strerror (zmq_errno ()));
+        return -1;
+    }
+    int hwm = (int) sq_config_int ("SHEQU_EVENTS_HWM", 100000, 1000, 10000000);
+    zmq_setsockopt (self->pub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    if (pthread_create (&self->thread, NULL, s_relay_thread, self))
+        return -1;
+    self->started = true;
+    return 0;
+}
+
+void
+sq_relay_destroy (sq_relay_t **self_p)
+{
+    assert (self_p);
+    sq_relay_t *self = *self_p;
+    if (!self)
+        return;
+    atomic_store (&self->stop, true);
+    if (self->started)
+        pthread_join (self->thread, NULL);
+    if (self->pub)
+        zmq_close (self->pub);
+    sq_db_destroy (&self->db);
+    free (self->conninfo);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,598 @@
+/*  sq_service: the process around a service's handlers (group commit, idempotency,
+    health, events.since, relay). */
+#include "sq_service.h"
+#include "sq_config.h"
+#include "sq_log.h"
+#include "sq_mdp.h"
+#include "sq_migrate.h"
+#include "sq_outbox.h"
+#include "sq_util.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define SQ_DIGEST_HEX 65 //  hex of a 32-byte hash, with terminator
+
+static const char *const s_roles[] = {
+    "resident", "grid_worker", "community_staff", "mediator", "street_official",
+    "district_official", "city_official", "community_office", "department", "auditor",
+    "operator", NULL};
+
+struct sq_service {
+    sq_service_config_t config;   //  as given (strings borrowed from the caller)
+    char name[SQ_SRC_MAX];        //  service and stream name
+    char schema[64];              //  PostgreSQL schema
+    char commands_endpoint[256];  //  bus ROUTER
+    char events_in[256];          //  bus XSUB
+    char conninfo[1024];          //  libpq connection string
+    int concurrency;              //  worker sockets
+    sq_relay_t *relay;            //  outbox relay (one active per stream across replicas)
+    pthread_t thread;             //  worker thread
+    bool started;                 //  thread created
+    atomic_bool stop;             //  asks the worker thread to end
+    int64_t started_ms;           //  monotonic start time
+    atomic_uint_fast64_t handled; //  commands answered
+    atomic_uint_fast64_t batches; //  transactions committed
+};
+
+//  One request of a batch, from arrival to reply.
+typedef struct {
+    sq_mdp_worker_t *worker;    //  socket it came on (the reply goes back there)
+    sq_mdp_request_t request;   //  raw request
+    sq_doc_t *doc;              //  decoded body
+    const char *cmd;            //  points into cmd_text
+    char cmd_text[SQ_CMD_MAX];  //  command name
+    const msgpack_object *args; //  args map or NULL
+    sq_actor_t actor;           //  who asks
+    char idem[SQ_IDEM_MAX + 1]; //  idempotency key, "" when none
+    char corr[SQ_TEXT_ID_MAX];  //  correlation id
+    char digest[SQ_DIGEST_HEX]; //  hash of cmd and args, for reused idem keys
+    sq_handler_fn *fn;          //  the handler, NULL for built-ins
+    msgpack_sbuffer reply;      //  the reply body
+    bool answered;              //  reply is final (decoding failed, idem hit)
+} s_item_t;
+
+const char *
+sq_service_name (sq_service_t *self)
+{
+    return self->name;
+}
+
+const char *
+sq_service_schema (sq_service_t *self)
+{
+    return self->schema;
+}
+
+sq_service_t *
+sq_service_new (const sq_service_config_t *config)
+{
+    assert (config && config->name && config->schema && config->commands);
+    sq_service_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->config = *config;
+    snprintf (self->name, sizeof self->name, "%s", config->name);
+    snprintf (self->schema, sizeof self->schema, "%s", config->schema);
+    snprintf (self->commands_endpoint, sizeof self->commands_endpoint, "%s",
+              config->commands_endpoint ? config->commands_endpoint
+                                        : sq_config_str (SQ_ENV_COMMANDS, SQ_DEFAULT_COMMANDS));
+    snprintf (self->events_in, sizeof self->events_in, "%s",
+              config->events_in ? config->events_in
+                                : sq_config_str (SQ_ENV_EVENTS_IN, SQ_DEFAULT_EVENTS_IN));
+    snprintf (self->conninfo, sizeof self->conninfo, "%s",
+              config->conninfo ? config->conninfo : sq_config_str (SQ_ENV_PG, SQ_DEFAULT_PG));
+    self->concurrency = config->concurrency
+                            ? config->concurrency
+                            : (int) sq_config_int ("SHEQU_WORKER_CONCURRENCY",
+                                                   SQ_CONCURRENCY_DEFAULT, 1, SQ_CONCURRENCY_MAX);
+    return self;
+}
+
+// ---- context helpers --------------------------------------------------------------------
+
+int
+sq_ctx_emit (sq_ctx_t *ctx, const char *type, const char *div, const void *data, size_t size)
+{
+    sq_envelope_t env = {0};
+    sq_id_new (env.id);
+    snprintf (env.type, sizeof env.type, "%s", type);
+    snprintf (env.div, sizeof env.div, "%s", div ? div : "");
+    env.at = sq_now_us ();
+    snprintf (env.actor, sizeof env.actor, "%s", ctx->actor->id);
+    snprintf (env.corr, sizeof env.corr, "%s", ctx->corr);
+    snprintf (env.cause, sizeof env.cause, "%s", ctx->request_id);
+    if (sq_outbox_append (ctx->db, ctx->service->schema, &env, data, size, &ctx->err))
+        return -1;
+    ctx->events++;
+    return 0;
+}
+
+bool
+sq_ctx_in_scope (const sq_ctx_t *ctx, const char *code)
+{
+    size_t len = strlen (ctx->actor->scope);
+    return len == 0 || strncmp (code, ctx->actor->scope, len) == 0;
+}
+
+int
+sq_ctx_require_scope (sq_ctx_t *ctx, const char *code, const char *field)
+{
+    if (sq_ctx_in_scope (ctx, code))
+        return 0;
+    return sq_error_set (&ctx->err, SQ_ERR_FORBIDDEN, field,
+                         "%s %s lies outside the actor's scope %s", field, code,
+                         ctx->actor->scope);
+}
+
+int
+sq_ctx_require_role (sq_ctx_t *ctx, const char *const *roles)
+{
+    for (int i = 0; roles[i]; i++)
+        if (strcmp (ctx->actor->role, roles[i]) == 0)
+            return 0;
+    return sq_error_set (&ctx->err, SQ_ERR_FORBIDDEN, "actor.role",
+                         "role %s may not run %s", ctx->actor->role, ctx->cmd);
+}
+
+// ---- request decoding -------------------------------------------------------------------
+
+static int
+s_decode_actor (const msgpack_object *root, sq_actor_t *actor, sq_error_t *err)
+{
+    const msgpack_object *map = sq_obj_get (root, "actor");
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return sq_error_set (err, SQ_ERR_INVALID, "actor", "actor is required: a map with"
+                             " id, role and scope");
+    int role = 0;
+    if (sq_arg_str (map, "id", true, sizeof actor->id - 1, actor->id, sizeof actor->id, err) < 0
+        || sq_arg_enum (map, "role", true, s_roles, &role, err) < 0
+        || sq_arg_str (map, "scope", false, SQ_DIV_MAX - 1, actor->scope, sizeof actor->scope,
+                       err) < 0) {
+        char field[SQ_ERROR_FIELD_MAX];
+        snprintf (field, sizeof field, "%s", err->field);
+        snprintf (err->field, sizeof err->field, "actor.%.40s", field);
+        return -1;
+    }
+    snprintf (actor->role, sizeof actor->role, "%s", s_roles[role]);
+    if (actor->scope[0] && !sq_is_digits (actor->scope, 0))
+        return sq_error_set (err, SQ_ERR_INVALID, "actor.scope",
+                             "actor.scope must be a division code");
+    return 0;
+}
+
+//  Hash of cmd and the re-encoded args: a reused idem key with other content is a conflict.
+static void
+s_digest (s_item_t *item)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    sq_pack_str (&pk, item->cmd);
+    if (item->args)
+        msgpack_pack_object (&pk, *item->args);
+    uint8_t hash[32];
+    crypto_generichash (hash, sizeof hash, (const uint8_t *) buf.data, buf.size, NULL, 0);
+    sodium_bin2hex (item->digest, sizeof item->digest, hash, sizeof hash);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+static int
+s_decode (sq_service_t *self, s_item_t *item, sq_error_t *err)
+{
+    char why[128];
+    item->doc = sq_doc_new (item->request.body, item->request.body_size, why, sizeof why);
+    if (!item->doc)
+        return sq_error_set (err, SQ_ERR_INVALID, "", "could not decode request: %s", why);
+    const msgpack_object *root = sq_doc_root (item->doc);
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return sq_error_set (err, SQ_ERR_INVALID, "", "request must be a map");
+    if (sq_arg_str (root, "cmd", true, SQ_CMD_MAX - 1, item->cmd_text, sizeof item->cmd_text,
+                    err) < 0
+        || sq_arg_str (root, "idem", false, SQ_IDEM_MAX, item->idem, sizeof item->idem, err) < 0
+        || sq_arg_str (root, "corr", false, SQ_TEXT_ID_MAX - 1, item->corr, sizeof item->corr,
+                       err) < 0)
+        return -1;
+    item->cmd = item->cmd_text;
+    item->args = sq_obj_get (root, "args");
+    if (item->args && item->args->type == MSGPACK_OBJECT_NIL)
+        item->args = NULL;
+    if (item->args && item->args->type != MSGPACK_OBJECT_MAP)
+        return sq_error_set (err, SQ_ERR_INVALID, "args", "args must be a map");
+    if (s_decode_actor (root, &item->actor, err))
+        return -1;
+    if (strcmp (item->cmd, "health") && strcmp (item->cmd, "events.since")) {
+        for (const sq_command_t *c = self->config.commands; c->name; c++)
+            if (strcmp (c->name, item->cmd) == 0)
+                item->fn = c->fn;
+        if (!item->fn)
+            return sq_error_set (err, SQ_ERR_INVALID, "cmd", "unknown command %s for service %s",
+                                 item->cmd, self->name);
+    }
+    s_digest (item);
+    return 0;
+}
+
+// ---- built-in commands ------------------------------------------------------------------
+
+static int
+s_health (sq_ctx_t *ctx)
+{
+    sq_service_t *self = ctx->service;
+    int64_t last = sq_outbox_last_seq (ctx->db, self->schema, self->name, &ctx->err);
+    if (last < 0)
+        return -1;
+    char host[64] = "";
+    gethostname (host, sizeof host - 1);
+    char replica[96];
+    snprintf (replica, sizeof replica, "%s:%d", host, (int) getpid ());
+    msgpack_sbuffer extra;
+    msgpack_sbuffer_init (&extra);
+    msgpack_packer extra_pk;
+    msgpack_packer_init (&extra_pk, &extra, msgpack_sbuffer_write);
+    int fields = 0;
+    if (self->config.health)
+        self->config.health (self->config.state, &extra_pk, &fields);
+    msgpack_pack_map (ctx->pk, (size_t) (8 + fields));
+    sq_pack_kv_str (ctx->pk, "service", self->name);
+    sq_pack_kv_str (ctx->pk, "status", "ok");
+    sq_pack_kv_str (ctx->pk, "replica", replica);
+    sq_pack_kv_int (ctx->pk, "uptime_ms", sq_clock_ms () - self->started_ms);
+    sq_pack_kv_uint (ctx->pk, "handled", atomic_load (&self->handled));
+    sq_pack_kv_int (ctx->pk, "concurrency", self->concurrency);
+    sq_pack_kv_str (ctx->pk, "redis", sq_cache_up (ctx->cache) ? "up" : "down");
+    sq_pack_str (ctx->pk, "stream");
+    msgpack_pack_map (ctx->pk, 4);
+    sq_pack_kv_str (ctx->pk, "name", self->name);
+    sq_pack_kv_int (ctx->pk, "last_seq", last);
+    sq_pack_kv_bool (ctx->pk, "relay_active_here", sq_relay_active (self->relay));
+    sq_pack_kv_uint (ctx->pk, "published_here", sq_relay_published (self->relay));
+    if (extra.size)
+        ctx->pk->callback (ctx->pk->data, extra.data, extra.size);
+    msgpack_sbuffer_destroy (&extra);
+    return 0;
+}
+
+static int
+s_events_since (sq_ctx_t *ctx)
+{
+    int64_t after = 0, limit = SQ_SINCE_LIMIT_MAX;
+    if (sq_arg_int (ctx->args, "after", true, 0, INT64_MAX, &after, &ctx->err) < 0
+        || sq_arg_int (ctx->args, "limit", false, 1, SQ_SINCE_LIMIT_MAX, &limit, &ctx->err) < 0)
+        return -1;
+    return sq_outbox_since (ctx->db, ctx->service->schema, ctx->service->name,
+                            (uint64_t) after, (uint32_t) limit, ctx->pk, &ctx->err);
+}
+
+// ---- one batch: one transaction, a savepoint per command --------------------------------
+
+static void
+s_reply_error (s_item_t *item, const sq_error_t *err)
+{
+    msgpack_sbuffer_clear (&item->reply);
+    sq_reply_pack_error (&item->reply, err);
+}
+
+//  Looks the idem key up. Returns 1 when the stored reply was taken (or a conflict set),
+//  0 when the key is new, -1 on a database error.
+static int
+s_idem_lookup (sq_db_t *db, const char *schema, s_item_t *item, sq_error_t *err)
+{
+    char sql[256];
+    snprintf (sql, sizeof sql, "SELECT digest, reply FROM %s.idem WHERE key = $1", schema);
+    const char *params[] = {item->idem};
+    PGresult *res = sq_db_query (db, sql, 1, params, err);
+    if (!res)
+        return -1;
+    int found = PQntuples (res) == 1;
+    if (found && strcmp (PQgetvalue (res, 0, 0), item->digest) != 0) {
+        sq_error_t conflict;
+        sq_error_set (&conflict, SQ_ERR_CONFLICT, "idem",
+                      "idem key %s was first used for a different request", item->idem);
+        s_reply_error (item, &conflict);
+    } else if (found) {
+        size_t size = 0;
+        unsigned char *reply = PQunescapeBytea ((unsigned char *) PQgetvalue (res, 0, 1), &size);
+        msgpack_sbuffer_clear (&item->reply);
+        if (reply)
+            msgpack_sbuffer_write (&item->reply, (const char *) reply, size);
+        PQfreemem (reply);
+    }
+    PQclear (res);
+    return found;
+}
+
+static int
+s_idem_store (sq_db_t *db, const char *schema, const s_item_t *item, sq_error_t *err)
+{
+    char sql[256];
+    snprintf (sql, sizeof sql, "INSERT INTO %s.idem (key, cmd, digest, reply, at)"
+              " VALUES ($1, $2, $3, $4, $5::bigint)", schema);
+    char at[24];
+    snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
+    const char *params[] = {item->idem, item->cmd, item->digest, item->reply.data, at};
+    int lengths[] = {0, 0, 0, (int) item->reply.size, 0};
+    int formats[] = {0, 0, 0, 1, 0};
+    PGresult *res = sq_db_query_bin (db, sql, 5, params, lengths, formats, err);
+    PQclear (res);
+    return res ? 0 : -1;
+}
+
+//  Runs one command under a savepoint. Returns the number of events it emitted, or -1 when
+//  the transaction itself is lost (the whole batch then fails).
+static int
+s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item)
+{
+    sq_error_t err = {0};
+    if (sq_db_exec (db, "SAVEPOINT command", 0, NULL, &err))
+        return -1;
+    if (item->idem[0]) {
+        int found = s_idem_lookup (db, self->schema, item, &err);
+        if (found)
+            return found < 0 ? -1 : (sq_db_exec (db, "RELEASE SAVEPOINT command", 0, NULL, &err)
+                                         ? -1 : 0);
+    }
+    char request_id[SQ_ID_SIZE];
+    sq_id_new (request_id);
+    msgpack_sbuffer result;
+    msgpack_sbuffer_init (&result);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &result, msgpack_sbuffer_write);
+    sq_ctx_t ctx = {.service = self, .db = db, .cache = cache, .cmd = item->cmd,
+                    .args = item->args, .actor = &item->actor, .corr = item->corr,
+                    .request_id = request_id, .pk = &pk, .state = self->config.state};
+    sq_handler_fn *fn = item->fn ? item->fn
+                                 : strcmp (item->cmd, "health") == 0 ? s_health : s_events_since;
+    int rc = fn (&ctx);
+    if (rc == 0)
+        sq_reply_pack_ok (&item->reply, result.data, result.size);
+    msgpack_sbuffer_destroy (&result);
+    if (rc) {
+        if (!ctx.err.code)
+            sq_error_set (&ctx.err, SQ_ERR_INTERNAL, "", "%s failed without saying why", item->cmd);
+        s_reply_error (item, &ctx.err);
+        ctx.events = 0;
+        if (sq_db_exec (db, "ROLLBACK TO SAVEPOINT command", 0, NULL, &err))
+            return -1;
+    }
+    //  Retryable failures are not remembered: the retry must be able to succeed.
+    bool remember = item->idem[0] && (rc == 0 || (strcmp (ctx.err.code, SQ_ERR_UNAVAILABLE)
+                                                  && strcmp (ctx.err.code, SQ_ERR_INTERNAL)));
+    if (remember && s_idem_store (db, self->schema, item, &err)) {
+        if (sq_db_exec (db, "ROLLBACK TO SAVEPOINT command", 0, NULL, &err))
+            return -1;
+        sq_error_set (&err, SQ_ERR_UNAVAILABLE, "idem",
+                      "a request with idem key %s is in progress; retry", item->idem);
+        s_reply_error (item, &err);
+        ctx.events = 0;
+    }
+    if (sq_db_exec (db, "RELEASE SAVEPOINT command", 0, NULL, &err))
+        return -1;
+    return ctx.events;
+}
+
+//  Runs every undecided item of the batch in one transaction and commits once.
+static void
+s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *items,
+             int count)
+{
+    sq_error_t err = {0};
+    int events = 0;
+    int rc = (*db_p && sq_db_alive (*db_p)) ? sq_db_begin (*db_p, &err) : -1;
+    for (int i = 0; i < count && rc == 0; i++) {
+        if (items[i].answered)
+            continue;
+        int emitted = s_run_one (self, *db_p, cache, &items[i]);
+        if (emitted < 0)
+            rc = -1;
+        else
+            events += emitted;
+    }
+    if (rc == 0 && events)
+        rc = sq_outbox_notify (*db_p, self->schema, &err);
+    if (rc == 0)
+        rc = sq_db_commit (*db_p, &err);
+    if (rc == 0) {
+        atomic_fetch_add (&self->batches, 1);
+        return;
+    }
+    if (*db_p)
+        sq_db_rollback (*db_p);
+    sq_log_warn ("batch failed, nothing of it was kept", "commands=%d error=\"%s\"", count,
+                 err.message);
+    sq_error_set (&err, SQ_ERR_UNAVAILABLE, "", "the database did not accept the change;"
+                  " nothing was kept, retry");
+    for (int i = 0; i < count; i++)
+        if (!items[i].answered)
+            s_reply_error (&items[i], &err);
+}
+
+// ---- worker thread ----------------------------------------------------------------------
+
+//  Holds the worker thread's resources; everything is created and used on that thread.
+typedef struct {
+    sq_mdp_worker_t **workers; //  concurrency sockets
+    zmq_pollitem_t *poll;      //  one entry per worker
+    s_item_t *items;           //  the batch being collected
+    sq_db_t *db;               //  the thread's connection (NULL while PostgreSQL is away)
+    sq_cache_t *cache;         //  Redis cache
+} s_thread_t;
+
+static void
+s_item_reset (s_item_t *item)
+{
+    sq_mdp_request_clear (&item->request);
+    sq_doc_destroy (&item->doc);
+    msgpack_sbuffer_destroy (&item->reply);
+    memset (item, 0, sizeof *item);
+}
+
+//  Takes whatever requests are waiting on the sockets. Returns how many.
+static int
+s_collect (sq_service_t *self, s_thread_t *t, int timeout_ms)
+{
+    int n = self->concurrency;
+    int count = 0;
+    if (zmq_poll (t->poll, n, timeout_ms) <= 0)
+        return 0;
+    for (int i = 0; i < n && count < n; i++) {
+        if (!(t->poll[i].revents & ZMQ_POLLIN))
+            continue;
+        while (count < n) {
+            s_item_t *item = &t->items[count];
+            memset (item, 0, sizeof *item);
+            msgpack_sbuffer_init (&item->reply);
+            int rc = sq_mdp_worker_read (t->workers[i], &item->request);
+            if (rc != 1) {
+                msgpack_sbuffer_destroy (&item->reply);
+                break;
+            }
+            item->worker = t->workers[i];
+            count++;
+        }
+    }
+    return count;
+}
+
+static void
+s_handle_batch (sq_service_t *self, s_thread_t *t, int count)
+{
+    for (int i = 0; i < count; i++) {
+        sq_error_t err = {0};
+        if (s_decode (self, &t->items[i], &err)) {
+            s_reply_error (&t->items[i], &err);
+            t->items[i].answered = true;
+        }
+    }
+    if (!t->db) {
+        char why[256];
+        t->db = sq_db_new (self->conninfo, why, sizeof why);
+        if (!t->db)
+            sq_log_warn ("database unavailable", "error=\"%s\"", why);
+    }
+    s_run_batch (self, &t->db, t->cache, t->items, count);
+    for (int i = 0; i < count; i++) {
+        s_item_t *item = &t->items[i];
+        sq_mdp_worker_reply (item->worker, &item->request, item->reply.data, item->reply.size);
+        s_item_reset (item);
+    }
+    atomic_fetch_add (&self->handled, (uint64_t) count);
+}
+
+static void *
+s_worker_thread (void *arg)
+{
+    sq_service_t *self = arg;
+    s_thread_t t = {0};
+    int n = self->concurrency;
+    t.workers = calloc ((size_t) n, sizeof *t.workers);
+    t.poll = calloc ((size_t) n, sizeof *t.poll);
+    t.items = calloc ((size_t) n, sizeof *t.items);
+    t.cache = sq_cache_new (self->config.redis);
+    assert (t.workers && t.poll && t.items);
+    for (int i = 0; i < n; i++) {
+        t.workers[i] = sq_mdp_worker_new (self->commands_endpoint, self->name);
+        assert (t.workers[i]);
+        t.poll[i] = (zmq_pollitem_t) {sq_mdp_worker_socket (t.workers[i]), 0, ZMQ_POLLIN, 0};
+    }
+    int tick_ms = sq_mdp_heartbeat_ms () / 2;
+    int64_t next_tick = 0;
+    while (!atomic_load (&self->stop)) {
+        int count = s_collect (self, &t, tick_ms > 100 ? 100 : tick_ms);
+        if (count)
+            s_handle_batch (self, &t, count);
+        if (sq_clock_ms () >= next_tick) {
+            for (int i = 0; i < n; i++)
+                sq_mdp_worker_tick (t.workers[i]);
+            next_tick = sq_clock_ms () + tick_ms;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        sq_mdp_worker_destroy (&t.workers[i]);
+    sq_db_destroy (&t.db);
+    sq_cache_destroy (&t.cache);
+    free (t.workers);
+    free (t.poll);
+    free (t.items);
+    return NULL;
+}
+
+int
+sq_service_start (sq_service_t *self)
+{
+    self->started_ms = sq_clock_ms ();
+    char why[256];
+    sq_db_t *db = sq_db_new (self->conninfo, why, sizeof why);
+    if (!db) {
+        sq_log_error ("could not start", "service=%s error=\"%s\"", self->name, why);
+        return -1;
+    }
+    sq_error_t err = {0};
+    int applied = sq_migrate_run (db, self->schema, self->name, &err);
+    sq_db_destroy (&db);
+    if (applied < 0) {
+        sq_log_error ("could not start: migrations failed", "service=%s error=\"%s\"",
+                      self->name, err.message);
+        return -1;
+    }
+    self->relay = sq_relay_new (self->conninfo, self->schema, self->name, self->events_in);
+    if (sq_relay_start (self->relay))
+        return -1;
+    if (pthread_create (&self->thread, NULL, s_worker_thread, self))
+        return -1;
+    self->started = true;
+    sq_log_info ("service started", "service=%s schema=%s commands=%s events_in=%s"
+                 " concurrency=%d migrations_applied=%d", self->name, self->schema,
+                 self->commands_endpoint, self->events_in, self->concurrency, applied);
+    return 0;
+}
+
+void
+sq_service_destroy (sq_service_t **self_p)
+{
+    assert (self_p);
+    sq_service_t *self = *self_p;
+    if (!self)
+        return;
+    atomic_store (&self->stop, true);
+    if (self->started)
+        pthread_join (self->thread, NULL);
+    sq_relay_destroy (&self->relay);
+    sq_log_info ("service stopped", "service=%s handled=%" PRIu64, self->name,
+                 (uint64_t) atomic_load (&self->handled));
+    free (self);
+    *self_p = NULL;
+}
+
+int
+sq_service_main (const sq_service_config_t *config)
+{
+    sq_log_init (config->name, -1);
+    if (sodium_init () < 0)
+        return 1;
+    //  Block the stop signals in every thread; main takes them with sigwait.
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    sq_service_t *service = sq_service_new (config);
+    if (sq_service_start (service)) {
+        sq_service_destroy (&service);
+        return 1;
+    }
+    int signal_number = 0;
+    sigwait (&signals, &signal_number);
+    sq_log_info ("stopping", "signal=%d", signal_number);
+    sq_service_destroy (&service);
+    return 0;
+}

@@ -610,7 +610,8 @@ typedef struct {
     char *data;      //  text so far, NUL-terminated while not failed
     size_t size;     //  bytes in data, without the terminator
     size_t capacity; //  bytes allocated
-    bool failed;     //  out of memory or too deep; the result is discarded
+    size_t size_max; //  longest text allowed, bytes
+    bool failed;     //  out of memory, too deep or too long; the result is discarded
     bool pretty;     //  newlines and indentation between members
 } s_out_t;
 
@@ -621,6 +622,10 @@ s_out_append (s_out_t *out, const char *bytes, size_t n)
 {
     if (out->failed)
         return;
+    if (n > out->size_max - out->size) {
+        out->failed = true;
+        return;
+    }
     if (out->size + n + 1 > out->capacity) {
         size_t capacity = out->capacity ? out->capacity : SQ_JSON_OUT_INITIAL;
         while (out->size + n + 1 > capacity)
@@ -766,7 +771,8 @@ s_write_array (s_out_t *out, const msgpack_object_array *array, int depth)
     s_out_append (out, "]", 1);
 }
 
-//  Writes a key: a string as it is, anything else as the string of its one-line JSON text.
+//  Writes a key: a string as it is, anything else as the string of its one-line JSON text,
+//  which must fit in SQ_JSON_KEY_TEXT_MAX and in what is left of the output's own limit.
 static void
 s_write_key (s_out_t *out, const msgpack_object *key, int depth)
 {
@@ -774,7 +780,8 @@ s_write_key (s_out_t *out, const msgpack_object *key, int depth)
         s_write_string (out, key->via.str.ptr, key->via.str.size);
         return;
     }
-    s_out_t text = {0};
+    size_t left = out->size_max - out->size;
+    s_out_t text = {.size_max = left < SQ_JSON_KEY_TEXT_MAX ? left : SQ_JSON_KEY_TEXT_MAX};
     s_write_value (&text, key, depth);
     if (text.failed)
         out->failed = true;
@@ -843,7 +850,7 @@ static char *
 s_json_from_msgpack (const msgpack_object *o, bool pretty)
 {
     assert (o);
-    s_out_t out = {.pretty = pretty};
+    s_out_t out = {.pretty = pretty, .size_max = SQ_JSON_OUTPUT_MAX};
     s_write_value (&out, o, 0);
     if (out.failed) {
         free (out.data);

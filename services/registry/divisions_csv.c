@@ -27,17 +27,17 @@ static const char *const s_header[REGISTRY_DIVISIONS_FIELDS] = {"code", "name", 
 static const char s_bom[] = "\xef\xbb\xbf";
 
 struct registry_divisions {
-    registry_division_t *rows;                   //  in file order
-    size_t count;                                //  rows in use
-    size_t capacity;                             //  rows allocated
-    uint32_t *slots;                             //  open-addressing index: row or FREE
-    size_t slot_count;                           //  a power of two, at least 2 * count
-    size_t level_counts[REGISTRY_LEVEL_COUNT];   //  rows per level
-    size_t kind_counts[REGISTRY_KIND_COUNT];     //  communities per kind, as in s_kinds
+    registry_division_t *rows;                 //  in file order
+    size_t count;                              //  rows in use
+    size_t capacity;                           //  rows allocated
+    uint32_t *slots;                           //  open-addressing index: row or FREE
+    size_t slot_count;                         //  a power of two, at least 2 * count
+    size_t level_counts[REGISTRY_LEVEL_COUNT]; //  rows per level
+    size_t kind_counts[REGISTRY_KIND_COUNT];   //  communities per kind, as in s_kinds
 };
 
-static const char *const s_kinds[REGISTRY_KIND_COUNT] = {REGISTRY_KIND_VILLAGE, REGISTRY_KIND_URBAN_COMMUNITY,
-                                       REGISTRY_KIND_RURAL_COMMUNITY};
+static const char *const s_kinds[REGISTRY_KIND_COUNT] = {
+    REGISTRY_KIND_VILLAGE, REGISTRY_KIND_URBAN_COMMUNITY, REGISTRY_KIND_RURAL_COMMUNITY};
 
 //  One record as read: fields NUL-separated in text. A record holds at most LINE_MAX raw
 //  bytes and adds one terminator per field, so text cannot overflow at twice that.
@@ -53,15 +53,15 @@ typedef struct {
 
 //  The file being read, through a buffer of its own.
 typedef struct {
-    FILE *file;                                //  open for reading
-    const char *path;                          //  for messages
+    FILE *file;                                    //  open for reading
+    const char *path;                              //  for messages
     unsigned char chunk[REGISTRY_DIVISIONS_CHUNK]; //  bytes read ahead
-    size_t size;                               //  bytes in chunk
-    size_t at;                                 //  next byte of chunk
-    uint32_t line;                             //  current line, from 1
-    bool failed;                               //  a read error, errno kept in error
-    int error;                                 //  errno of the failed read
-    s_record_t record;                         //  the record being read
+    size_t size;                                   //  bytes in chunk
+    size_t at;                                     //  next byte of chunk
+    uint32_t line;                                 //  current line, from 1
+    bool failed;                                   //  a read error happened
+    int error;                                     //  errno of the failed read
+    s_record_t record;                             //  the record being read
 } s_reader_t;
 
 //  Returns the next byte of the file, or EOF at its end or on a read error (failed set).

@@ -354,6 +354,38 @@ test_from_msgpack_types (void **state)
     msgpack_sbuffer_destroy (&buf);
 }
 
+//  Packs levels maps, each the only key of the next: {{{"\"":nil}:nil}:nil}.
+static void
+s_pack_key_tower (msgpack_packer *pk, int levels)
+{
+    if (levels == 0) {
+        sq_pack_str (pk, "\"");
+        return;
+    }
+    msgpack_pack_map (pk, 1);
+    s_pack_key_tower (pk, levels - 1);
+    msgpack_pack_nil (pk);
+}
+
+//  Keys within keys are escaped once per level, which doubles the backslashes each time:
+//  a tower of 30 costs 90 bytes of msgpack and would take gigabytes of JSON unbounded.
+static void
+test_from_msgpack_key_amplification (void **state)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    s_pack_key_tower (&pk, 2);
+    char *text = s_from_packed (&buf, 0);
+    assert_string_equal (text, "{\"{\\\"\\\\\\\"\\\":null}\":null}");
+    free (text);
+    s_pack_key_tower (&pk, 30);
+    assert_true (buf.size < 100);
+    assert_null (s_from_packed (&buf, 0));
+    msgpack_sbuffer_destroy (&buf);
+}
+
 static void
 test_pretty (void **state)
 {
@@ -421,6 +453,7 @@ main (void)
         cmocka_unit_test (test_wide_object),
         cmocka_unit_test (test_text_too_long),
         cmocka_unit_test (test_from_msgpack_types),
+        cmocka_unit_test (test_from_msgpack_key_amplification),
         cmocka_unit_test (test_pretty),
         cmocka_unit_test (test_from_msgpack_too_deep),
     };

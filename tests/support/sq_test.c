@@ -1,0 +1,284 @@
+/*  sq_test: what integration tests share (databases, bus, services, calls). */
+#include "sq_test.h"
+#include "sq_json.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+const char *
+sq_test_db_fresh (const char *name)
+{
+    static char conninfo[1024];
+    const char *base = getenv ("SHEQU_PG");
+    if (!base || !*base) {
+        fprintf (stderr, "SHEQU_PG is not set: run the tests with deploy/shequ test\n");
+        exit (1);
+    }
+    char why[256];
+    sq_db_t *admin = sq_db_new (base, why, sizeof why);
+    if (!admin) {
+        fprintf (stderr, "%s\n", why);
+        exit (1);
+    }
+    //  Other sessions on the old database (a service killed a moment ago) would block DROP.
+    char sql[256];
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS shequ_%s WITH (FORCE)", name);
+    sq_error_t err;
+    if (sq_db_exec (admin, sql, 0, NULL, &err)) {
+        fprintf (stderr, "%s\n", err.message);
+        exit (1);
+    }
+    snprintf (sql, sizeof sql, "CREATE DATABASE shequ_%s", name);
+    if (sq_db_exec (admin, sql, 0, NULL, &err)) {
+        fprintf (stderr, "%s\n", err.message);
+        exit (1);
+    }
+    sq_db_destroy (&admin);
+    snprintf (conninfo, sizeof conninfo, "%s dbname=shequ_%s", base, name);
+    return conninfo;
+}
+
+sq_db_t *
+sq_test_db_connect (const char *conninfo)
+{
+    char why[256];
+    sq_db_t *db = sq_db_new (conninfo, why, sizeof why);
+    if (!db)
+        fail_msg ("%s", why);
+    return db;
+}
+
+char *
+sq_test_db_value (sq_db_t *db, const char *sql)
+{
+    sq_error_t err;
+    PGresult *res = sq_db_query (db, sql, 0, NULL, &err);
+    if (!res)
+        fail_msg ("query failed: %s: %s", sql, err.message);
+    if (PQntuples (res) < 1) {
+        PQclear (res);
+        fail_msg ("query returned no row: %s", sql);
+    }
+    char *value = strdup (PQgetvalue (res, 0, 0));
+    PQclear (res);
+    return value;
+}
+
+bus_t *
+sq_test_bus_start (void)
+{
+    bus_config_t config;
+    assert_int_equal (bus_config_from_env (&config), 0);
+    snprintf (config.events_in, sizeof config.events_in, "tcp://127.0.0.1:*");
+    snprintf (config.events_out, sizeof config.events_out, "tcp://127.0.0.1:*");
+    snprintf (config.commands, sizeof config.commands, "tcp://127.0.0.1:*");
+    bus_t *bus = bus_new (&config);
+    assert_non_null (bus);
+    assert_int_equal (bus_start (bus), 0);
+    return bus;
+}
+
+struct sq_test_registry {
+    registry_t state;          //  crypt
+    sq_service_t *service;     //  running service
+    char conninfo[1024];       //  its database
+    char commands[256];        //  bus endpoints it uses
+    char events_in[256];
+};
+
+sq_test_registry_t *
+sq_test_registry_start (bus_t *bus, const char *conninfo)
+{
+    sq_test_registry_t *self = calloc (1, sizeof *self);
+    assert_non_null (self);
+    self->state.crypt = sq_crypt_new_from_env ();
+    assert_non_null (self->state.crypt);
+    snprintf (self->conninfo, sizeof self->conninfo, "%s", conninfo);
+    snprintf (self->commands, sizeof self->commands, "%s", bus_endpoint_commands (bus));
+    snprintf (self->events_in, sizeof self->events_in, "%s", bus_endpoint_events_in (bus));
+    sq_service_config_t config;
+    registry_service_config (&self->state, &config);
+    config.conninfo = self->conninfo;
+    config.commands_endpoint = self->commands;
+    config.events_in = self->events_in;
+    self->service = sq_service_new (&config);
+    assert_int_equal (sq_service_start (self->service), 0);
+    return self;
+}
+
+void
+sq_test_registry_stop (sq_test_registry_t **self_p)
+{
+    if (!*self_p)
+        return;
+    sq_service_destroy (&(*self_p)->service);
+    sq_crypt_destroy (&(*self_p)->state.crypt);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+const char *const *
+sq_test_service_env (bus_t *bus, const char *conninfo)
+{
+    static char pg[1100], commands[300], events_in[300], events_out[300];
+    static const char *env[5];
+    snprintf (pg, sizeof pg, "SHEQU_PG=%s", conninfo);
+    snprintf (commands, sizeof commands, "SHEQU_COMMANDS=%s", bus_endpoint_commands (bus));
+    snprintf (events_in, sizeof events_in, "SHEQU_EVENTS_IN=%s", bus_endpoint_events_in (bus));
+    snprintf (events_out, sizeof events_out, "SHEQU_EVENTS_OUT=%s", bus_endpoint_events_out (bus));
+    env[0] = pg, env[1] = commands, env[2] = events_in, env[3] = events_out, env[4] = NULL;
+    return env;
+}
+
+pid_t
+sq_test_spawn (const char *binary, const char *log_name, const char *const *env)
+{
+    const char *bin_dir = getenv ("SHEQU_BIN_DIR");
+    const char *log_dir = getenv ("SHEQU_TEST_LOGS");
+    char path[1024], log[1024];
+    snprintf (path, sizeof path, "%s/%s", bin_dir ? bin_dir : "bin", binary);
+    snprintf (log, sizeof log, "%s/%s.log", log_dir ? log_dir : "/tmp", log_name);
+    if (log_dir)
+        mkdir (log_dir, 0755);
+    pid_t pid = fork ();
+    if (pid == 0) {
+        for (int i = 0; env && env[i]; i++)
+            putenv ((char *) env[i]);
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2 (fd, 1);
+            dup2 (fd, 2);
+            close (fd);
+        }
+        execl (path, binary, (char *) NULL);
+        fprintf (stderr, "could not start %s: %s\n", path, strerror (errno));
+        _exit (127);
+    }
+    assert_true (pid > 0);
+    return pid;
+}
+
+int
+sq_test_stop (pid_t pid, int signal, int timeout_ms)
+{
+    kill (pid, signal);
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        int status = 0;
+        if (waitpid (pid, &status, WNOHANG) == pid)
+            return status;
+        struct timespec pause = {0, 10 * 1000000L};
+        nanosleep (&pause, NULL);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+    return -1;
+}
+
+//  Packs the request body of DESIGN.md with args given as JSON.
+static void
+s_request (msgpack_sbuffer *buf, const char *cmd, const char *json_args, const char *role,
+           const char *scope, const char *idem)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, idem ? 4 : 3);
+    sq_pack_kv_str (&pk, "cmd", cmd);
+    sq_pack_str (&pk, "args");
+    char why[256];
+    const char *args = json_args ? json_args : "{}";
+    if (sq_json_to_msgpack (args, strlen (args), &pk, why, sizeof why))
+        fail_msg ("bad JSON args in test: %s: %s", args, why);
+    sq_pack_str (&pk, "actor");
+    msgpack_pack_map (&pk, 3);
+    sq_pack_kv_str (&pk, "id", "test");
+    sq_pack_kv_str (&pk, "role", role);
+    sq_pack_kv_str (&pk, "scope", scope ? scope : "");
+    if (idem)
+        sq_pack_kv_str (&pk, "idem", idem);
+}
+
+sq_test_reply_t *
+sq_test_call (sq_mdp_client_t *client, const char *service, const char *cmd,
+              const char *json_args, const char *role, const char *scope, const char *idem)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    s_request (&buf, cmd, json_args, role, scope, idem);
+    sq_test_reply_t *reply = calloc (1, sizeof *reply);
+    assert_non_null (reply);
+    int rc = sq_mdp_client_call (client, service, buf.data, buf.size, SQ_TEST_CALL_TIMEOUT_MS,
+                                 &reply->raw, &reply->size);
+    msgpack_sbuffer_destroy (&buf);
+    if (rc)
+        fail_msg ("no reply from %s to %s", service, cmd);
+    char why[128];
+    reply->doc = sq_doc_new (reply->raw, reply->size, why, sizeof why);
+    if (!reply->doc)
+        fail_msg ("reply to %s does not decode: %s", cmd, why);
+    const msgpack_object *root = sq_doc_root (reply->doc);
+    const msgpack_object *ok = sq_obj_get (root, "ok");
+    assert_non_null (ok);
+    assert_int_equal (ok->type, MSGPACK_OBJECT_BOOLEAN);
+    reply->ok = ok->via.boolean;
+    if (reply->ok)
+        reply->result = sq_obj_get (root, "result");
+    else {
+        const msgpack_object *error = sq_obj_get (root, "error");
+        sq_test_str (error, "code", reply->code_text, sizeof reply->code_text);
+        sq_test_str (error, "field", reply->field, sizeof reply->field);
+        sq_test_str (error, "message", reply->message, sizeof reply->message);
+        reply->code = reply->code_text;
+    }
+    return reply;
+}
+
+void
+sq_test_reply_destroy (sq_test_reply_t **self_p)
+{
+    if (!*self_p)
+        return;
+    sq_doc_destroy (&(*self_p)->doc);
+    free ((*self_p)->raw);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+char *
+sq_test_json (const msgpack_object *o)
+{
+    return o ? sq_json_from_msgpack (o) : strdup ("null");
+}
+
+const char *
+sq_test_str (const msgpack_object *map, const char *key, char *out, size_t size)
+{
+    const msgpack_object *value = sq_obj_get (map, key);
+    out[0] = 0;
+    if (!value || sq_obj_str_copy (value, out, size))
+        return NULL;
+    return out;
+}
+
+int64_t
+sq_test_int (const msgpack_object *map, const char *key)
+{
+    const msgpack_object *value = sq_obj_get (map, key);
+    if (value && value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (int64_t) value->via.u64;
+    if (value && value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return value->via.i64;
+    return INT64_MIN;
+}

@@ -1,0 +1,74 @@
+/*  sq_test: what integration tests share. They run against the PostgreSQL and Redis that
+    `deploy/shequ test` starts (SHEQU_PG, SHEQU_REDIS), each test in a fresh database of
+    its own, with the bus in-process on tcp://127.0.0.1:* and services in-process or as
+    real processes (binaries from SHEQU_BIN_DIR, logs under SHEQU_TEST_LOGS). */
+#ifndef SQ_TEST_H
+#define SQ_TEST_H
+
+#include "broker.h"
+#include "registry.h"
+#include "shequ.h"
+#include "sq_service.h"
+
+#include <sys/types.h>
+
+#define SQ_TEST_CALL_TIMEOUT_MS 30000 //  a command in a test answers within this
+
+//  Creates (dropping first) database "shequ_<name>" in the cluster of SHEQU_PG and returns
+//  its connection string (static). Skips the test (exit 77... reported) when SHEQU_PG is unset.
+const char *sq_test_db_fresh (const char *name);
+
+//  A direct connection to the test database, for checking what the services wrote.
+sq_db_t *sq_test_db_connect (const char *conninfo);
+
+//  Runs a query that must succeed and returns row 0 column 0 as a malloc'd string.
+char *sq_test_db_value (sq_db_t *db, const char *sql);
+
+//  Starts the bus in-process on free loopback ports.
+bus_t *sq_test_bus_start (void);
+
+//  A registry running in this process.
+typedef struct sq_test_registry sq_test_registry_t;
+sq_test_registry_t *sq_test_registry_start (bus_t *bus, const char *conninfo);
+void sq_test_registry_stop (sq_test_registry_t **self_p);
+
+//  Starts a binary from SHEQU_BIN_DIR with extra environment "NAME=value" entries (NULL-
+//  terminated), output to SHEQU_TEST_LOGS/<log_name>.log. Returns the pid.
+pid_t sq_test_spawn (const char *binary, const char *log_name, const char *const *env);
+//  Sends signal and waits up to timeout_ms. Returns the exit status (waitpid) or -1.
+int sq_test_stop (pid_t pid, int signal, int timeout_ms);
+//  Environment entries pointing a spawned service at bus and conninfo (static storage).
+const char *const *sq_test_service_env (bus_t *bus, const char *conninfo);
+
+//  A reply, decoded and kept with its bytes.
+typedef struct {
+    void *raw;                     //  reply body
+    size_t size;                   //  bytes in raw
+    sq_doc_t *doc;                 //  decoded
+    bool ok;                       //  reply's "ok"
+    const msgpack_object *result;  //  "result" when ok
+    const char *code;              //  error code when not ok (static or borrowed)
+    char code_text[32];            //  storage for code
+    char field[64];                //  error field
+    char message[256];             //  error message
+} sq_test_reply_t;
+
+//  Sends cmd with JSON args as the given actor (role, scope) and waits for the reply.
+//  idem may be NULL. Fails the test when no reply comes.
+sq_test_reply_t *sq_test_call (sq_mdp_client_t *client, const char *service, const char *cmd,
+                               const char *json_args, const char *role, const char *scope,
+                               const char *idem);
+void sq_test_reply_destroy (sq_test_reply_t **self_p);
+
+//  The JSON text of a reply's result (malloc'd), for messages and comparisons.
+char *sq_test_json (const msgpack_object *o);
+
+//  Result field as string (borrowed, NULL when absent or not a string) or integer.
+const char *sq_test_str (const msgpack_object *map, const char *key, char *out, size_t size);
+int64_t sq_test_int (const msgpack_object *map, const char *key);
+
+//  Checks an event's envelope and data against the contract of its type under
+//  schemas/events/. Returns 0, or -1 with the reason in why.
+int sq_test_contract_check (const sq_event_t *event, char *why, size_t why_size);
+
+#endif

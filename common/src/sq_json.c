@@ -72,11 +72,13 @@ s_fail (s_parser_t *p, size_t at, const char *format, ...)
 static int
 s_fail_unexpected (s_parser_t *p, const char *expected)
 {
-    if (p->pos >= p->len)
+    if (p->pos >= p->len) {
         return s_fail (p, p->pos, "unexpected end of text, expected %s", expected);
+    }
     uint8_t c = p->text[p->pos];
-    if (c > 0x20 && c < 0x7f)
+    if (c > 0x20 && c < 0x7f) {
         return s_fail (p, p->pos, "unexpected character '%c', expected %s", c, expected);
+    }
     return s_fail (p, p->pos, "unexpected byte 0x%02x, expected %s", c, expected);
 }
 
@@ -85,8 +87,7 @@ s_skip_space (s_parser_t *p)
 {
     while (p->pos < p->len) {
         uint8_t c = p->text[p->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            break;
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') break;
         p->pos++;
     }
 }
@@ -104,16 +105,15 @@ s_utf8_sequence (const uint8_t *s, size_t remain)
     else if ((c & 0xf0) == 0xe0) { n = 3; cp = c & 0x0f; }
     else if ((c & 0xf8) == 0xf0) { n = 4; cp = c & 0x07; }
     else return 0;
-    if (n > remain)
-        return 0;
+    if (n > remain) return 0;
     for (size_t k = 1; k < n; k++) {
-        if ((s[k] & 0xc0) != 0x80)
-            return 0;
+        if ((s[k] & 0xc0) != 0x80) return 0;
         cp = (cp << 6) | (s[k] & 0x3f);
     }
     if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)
-        || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
         return 0;
+    }
     return n;
 }
 
@@ -147,8 +147,7 @@ s_utf8_put (uint32_t cp, char *out)
 static int
 s_parse_hex4 (s_parser_t *p, uint32_t *value)
 {
-    if (p->len - p->pos < 4)
-        return s_fail (p, p->pos, "\\u escape cut short");
+    if (p->len - p->pos < 4) return s_fail (p, p->pos, "\\u escape cut short");
     uint32_t v = 0;
     for (int i = 0; i < 4; i++) {
         uint8_t c = p->text[p->pos + (size_t) i];
@@ -169,21 +168,21 @@ static int
 s_parse_unicode (s_parser_t *p, uint32_t *cp)
 {
     size_t at = p->pos - 2;
-    if (s_parse_hex4 (p, cp))
-        return -1;
-    if (*cp >= 0xdc00 && *cp <= 0xdfff)
+    if (s_parse_hex4 (p, cp)) return -1;
+    if (*cp >= 0xdc00 && *cp <= 0xdfff) {
         return s_fail (p, at, "\\u escape is a low surrogate without a high one");
-    if (*cp < 0xd800 || *cp > 0xdbff)
-        return 0;
+    }
+    if (*cp < 0xd800 || *cp > 0xdbff) return 0;
     //  A high surrogate stands for nothing alone: the low half must follow at once.
-    if (p->len - p->pos < 2 || p->text[p->pos] != '\\' || p->text[p->pos + 1] != 'u')
+    if (p->len - p->pos < 2 || p->text[p->pos] != '\\' || p->text[p->pos + 1] != 'u') {
         return s_fail (p, at, "\\u escape is a high surrogate without a low one");
+    }
     p->pos += 2;
     uint32_t low;
-    if (s_parse_hex4 (p, &low))
-        return -1;
-    if (low < 0xdc00 || low > 0xdfff)
+    if (s_parse_hex4 (p, &low)) return -1;
+    if (low < 0xdc00 || low > 0xdfff) {
         return s_fail (p, at, "\\u escape is a high surrogate without a low one");
+    }
     *cp = 0x10000 + ((*cp - 0xd800) << 10) + (low - 0xdc00);
     return 0;
 }
@@ -193,8 +192,7 @@ static int
 s_parse_escape (s_parser_t *p, char *out, size_t *used)
 {
     size_t at = p->pos;
-    if (p->len - p->pos < 2)
-        return s_fail (p, at, "escape cut short");
+    if (p->len - p->pos < 2) return s_fail (p, at, "escape cut short");
     uint8_t c = p->text[p->pos + 1];
     p->pos += 2;
     char simple = 0;
@@ -209,8 +207,7 @@ s_parse_escape (s_parser_t *p, char *out, size_t *used)
     case 't': simple = '\t'; break;
     case 'u': {
         uint32_t cp;
-        if (s_parse_unicode (p, &cp))
-            return -1;
+        if (s_parse_unicode (p, &cp)) return -1;
         *used += s_utf8_put (cp, out + *used);
         return 0;
     }
@@ -230,8 +227,7 @@ s_parse_string (s_parser_t *p, char *out, size_t *size)
     size_t used = 0;
     p->pos++;
     while (1) {
-        if (p->pos >= p->len)
-            return s_fail (p, start, "unterminated string");
+        if (p->pos >= p->len) return s_fail (p, start, "unterminated string");
         uint8_t c = p->text[p->pos];
         if (c == '"') {
             p->pos++;
@@ -239,15 +235,14 @@ s_parse_string (s_parser_t *p, char *out, size_t *size)
             return 0;
         }
         if (c == '\\') {
-            if (s_parse_escape (p, out, &used))
-                return -1;
+            if (s_parse_escape (p, out, &used)) return -1;
             continue;
         }
-        if (c < 0x20)
+        if (c < 0x20) {
             return s_fail (p, p->pos, "control character 0x%02x in string must be escaped", c);
+        }
         size_t n = s_utf8_sequence (p->text + p->pos, p->len - p->pos);
-        if (n == 0)
-            return s_fail (p, p->pos, "invalid UTF-8 in string");
+        if (n == 0) return s_fail (p, p->pos, "invalid UTF-8 in string");
         memcpy (out + used, p->text + p->pos, n);
         used += n;
         p->pos += n;
@@ -260,8 +255,7 @@ s_parse_string_value (s_parser_t *p)
 {
     char *out = p->scratch + p->scratch_used;
     size_t size;
-    if (s_parse_string (p, out, &size))
-        return -1;
+    if (s_parse_string (p, out, &size)) return -1;
     if (p->pk) {
         msgpack_pack_str (p->pk, size);
         msgpack_pack_str_body (p->pk, out, size);
@@ -280,14 +274,11 @@ s_is_digit (const s_parser_t *p)
 static int
 s_scan_number (s_parser_t *p, bool *integer)
 {
-    if (p->text[p->pos] == '-')
-        p->pos++;
-    if (!s_is_digit (p))
-        return s_fail_unexpected (p, "a digit");
+    if (p->text[p->pos] == '-') p->pos++;
+    if (!s_is_digit (p)) return s_fail_unexpected (p, "a digit");
     if (p->text[p->pos] == '0') {
         p->pos++;
-        if (s_is_digit (p))
-            return s_fail (p, p->pos - 1, "number with a leading zero");
+        if (s_is_digit (p)) return s_fail (p, p->pos - 1, "number with a leading zero");
     } else {
         while (s_is_digit (p))
             p->pos++;
@@ -295,18 +286,15 @@ s_scan_number (s_parser_t *p, bool *integer)
     *integer = true;
     if (p->pos < p->len && p->text[p->pos] == '.') {
         p->pos++;
-        if (!s_is_digit (p))
-            return s_fail_unexpected (p, "a digit after the decimal point");
+        if (!s_is_digit (p)) return s_fail_unexpected (p, "a digit after the decimal point");
         while (s_is_digit (p))
             p->pos++;
         *integer = false;
     }
     if (p->pos < p->len && (p->text[p->pos] == 'e' || p->text[p->pos] == 'E')) {
         p->pos++;
-        if (p->pos < p->len && (p->text[p->pos] == '+' || p->text[p->pos] == '-'))
-            p->pos++;
-        if (!s_is_digit (p))
-            return s_fail_unexpected (p, "a digit in the exponent");
+        if (p->pos < p->len && (p->text[p->pos] == '+' || p->text[p->pos] == '-')) p->pos++;
+        if (!s_is_digit (p)) return s_fail_unexpected (p, "a digit in the exponent");
         while (s_is_digit (p))
             p->pos++;
         *integer = false;
@@ -320,34 +308,34 @@ s_parse_number (s_parser_t *p)
 {
     size_t start = p->pos;
     bool integer;
-    if (s_scan_number (p, &integer))
-        return -1;
+    if (s_scan_number (p, &integer)) return -1;
     size_t size = p->pos - start;
-    if (size > SQ_JSON_NUMBER_MAX)
+    if (size > SQ_JSON_NUMBER_MAX) {
         return s_fail (p, start, "number longer than %d bytes", SQ_JSON_NUMBER_MAX);
+    }
     char literal[SQ_JSON_NUMBER_MAX + 1];
     memcpy (literal, p->text + start, size);
     literal[size] = 0;
     errno = 0;
     if (integer && literal[0] == '-') {
         long long value = strtoll (literal, NULL, 10);
-        if (errno == ERANGE)
+        if (errno == ERANGE) {
             return s_fail (p, start, "integer %s is below the least 64-bit integer", literal);
-        if (p->pk)
-            msgpack_pack_int64 (p->pk, value);
+        }
+        if (p->pk) msgpack_pack_int64 (p->pk, value);
     } else if (integer) {
         unsigned long long value = strtoull (literal, NULL, 10);
-        if (errno == ERANGE)
+        if (errno == ERANGE) {
             return s_fail (p, start, "integer %s exceeds the largest 64-bit integer", literal);
-        if (p->pk)
-            msgpack_pack_uint64 (p->pk, value);
+        }
+        if (p->pk) msgpack_pack_uint64 (p->pk, value);
     } else {
         //  NB: strtod follows LC_NUMERIC; the platform never calls setlocale, so "." it is.
         double value = strtod (literal, NULL);
-        if (isinf (value))
+        if (isinf (value)) {
             return s_fail (p, start, "number %s is out of the range of a double", literal);
-        if (p->pk)
-            msgpack_pack_double (p->pk, value);
+        }
+        if (p->pk) msgpack_pack_double (p->pk, value);
     }
     return 0;
 }
@@ -362,9 +350,11 @@ s_parse_literal (s_parser_t *p)
         if (p->len - p->pos >= n && memcmp (p->text + p->pos, words[i], n) == 0) {
             p->pos += n;
             if (!p->pk) return 0;
-            if (i == 0) msgpack_pack_true (p->pk);
-            else if (i == 1) msgpack_pack_false (p->pk);
-            else msgpack_pack_nil (p->pk);
+            switch (i) {
+            case 0: msgpack_pack_true (p->pk); break;
+            case 1: msgpack_pack_false (p->pk); break;
+            default: msgpack_pack_nil (p->pk); break;
+            }
             return 0;
         }
     }
@@ -376,8 +366,9 @@ s_parse_literal (s_parser_t *p)
 static int
 s_container_open (s_parser_t *p, size_t *slot)
 {
-    if (p->depth == SQ_JSON_DEPTH_MAX)
+    if (p->depth == SQ_JSON_DEPTH_MAX) {
         return s_fail (p, p->pos, "nesting deeper than %d", SQ_JSON_DEPTH_MAX);
+    }
     p->depth++;
     p->pos++;
     if (p->pk) {
@@ -388,8 +379,7 @@ s_container_open (s_parser_t *p, size_t *slot)
     if (p->counts_used == p->counts_size) {
         size_t size = p->counts_size ? 2 * p->counts_size : SQ_JSON_COUNTS_INITIAL;
         uint32_t *counts = realloc (p->counts, size * sizeof *counts);
-        if (!counts)
-            return s_fail (p, p->pos, "out of memory");
+        if (!counts) return s_fail (p, p->pos, "out of memory");
         p->counts = counts;
         p->counts_size = size;
     }
@@ -402,10 +392,8 @@ static int
 s_parse_array (s_parser_t *p)
 {
     size_t slot;
-    if (s_container_open (p, &slot))
-        return -1;
-    if (p->pk)
-        msgpack_pack_array (p->pk, p->counts[slot]);
+    if (s_container_open (p, &slot)) return -1;
+    if (p->pk) msgpack_pack_array (p->pk, p->counts[slot]);
     uint32_t count = 0;
     s_skip_space (p);
     if (p->pos < p->len && p->text[p->pos] == ']') {
@@ -414,16 +402,14 @@ s_parse_array (s_parser_t *p)
         return 0;
     }
     while (1) {
-        if (s_parse_value (p))
-            return -1;
+        if (s_parse_value (p)) return -1;
         count++;
         s_skip_space (p);
         if (p->pos < p->len && p->text[p->pos] == ',') {
             p->pos++;
             continue;
         }
-        if (p->pos < p->len && p->text[p->pos] == ']')
-            break;
+        if (p->pos < p->len && p->text[p->pos] == ']') break;
         return s_fail_unexpected (p, "',' or ']'");
     }
     p->pos++;
@@ -438,8 +424,7 @@ s_key_compare (const void *a, const void *b)
     const s_key_t *x = a, *y = b;
     size_t n = x->size < y->size ? x->size : y->size;
     int c = memcmp (x->text, y->text, n);
-    if (c)
-        return c;
+    if (c) return c;
     return x->size < y->size ? -1 : x->size > y->size;
 }
 
@@ -450,8 +435,7 @@ s_key_push (s_parser_t *p, const char *text, size_t size, size_t at)
     if (p->keys_used == p->keys_size) {
         size_t slots = p->keys_size ? 2 * p->keys_size : SQ_JSON_KEYS_INITIAL;
         s_key_t *keys = realloc (p->keys, slots * sizeof *keys);
-        if (!keys)
-            return s_fail (p, at, "out of memory");
+        if (!keys) return s_fail (p, at, "out of memory");
         p->keys = keys;
         p->keys_size = slots;
     }
@@ -466,8 +450,7 @@ static int
 s_check_duplicates (s_parser_t *p, size_t first)
 {
     size_t count = p->keys_used - first;
-    if (count < 2)
-        return 0;
+    if (count < 2) return 0;
     s_key_t *keys = p->keys + first;
     qsort (keys, count, sizeof *keys, s_key_compare);
     for (size_t i = 1; i < count; i++) {
@@ -484,13 +467,11 @@ s_check_duplicates (s_parser_t *p, size_t first)
 static int
 s_parse_member (s_parser_t *p)
 {
-    if (p->pos >= p->len || p->text[p->pos] != '"')
-        return s_fail_unexpected (p, "a string key");
+    if (p->pos >= p->len || p->text[p->pos] != '"') return s_fail_unexpected (p, "a string key");
     size_t at = p->pos;
     char *key = p->scratch + p->scratch_used;
     size_t size;
-    if (s_parse_string (p, key, &size))
-        return -1;
+    if (s_parse_string (p, key, &size)) return -1;
     if (p->pk) {
         msgpack_pack_str (p->pk, size);
         msgpack_pack_str_body (p->pk, key, size);
@@ -498,8 +479,9 @@ s_parse_member (s_parser_t *p)
         return -1;
     }
     s_skip_space (p);
-    if (p->pos >= p->len || p->text[p->pos] != ':')
+    if (p->pos >= p->len || p->text[p->pos] != ':') {
         return s_fail_unexpected (p, "':' after the key");
+    }
     p->pos++;
     return s_parse_value (p);
 }
@@ -508,17 +490,14 @@ static int
 s_parse_object (s_parser_t *p)
 {
     size_t slot;
-    if (s_container_open (p, &slot))
-        return -1;
-    if (p->pk)
-        msgpack_pack_map (p->pk, p->counts[slot]);
+    if (s_container_open (p, &slot)) return -1;
+    if (p->pk) msgpack_pack_map (p->pk, p->counts[slot]);
     size_t keys_first = p->keys_used, scratch_first = p->scratch_used;
     uint32_t count = 0;
     s_skip_space (p);
     bool empty = p->pos < p->len && p->text[p->pos] == '}';
     while (!empty) {
-        if (s_parse_member (p))
-            return -1;
+        if (s_parse_member (p)) return -1;
         count++;
         s_skip_space (p);
         if (p->pos < p->len && p->text[p->pos] == ',') {
@@ -526,12 +505,10 @@ s_parse_object (s_parser_t *p)
             s_skip_space (p);
             continue;
         }
-        if (p->pos < p->len && p->text[p->pos] == '}')
-            break;
+        if (p->pos < p->len && p->text[p->pos] == '}') break;
         return s_fail_unexpected (p, "',' or '}'");
     }
-    if (!p->pk && s_check_duplicates (p, keys_first))
-        return -1;
+    if (!p->pk && s_check_duplicates (p, keys_first)) return -1;
     p->keys_used = keys_first;
     p->scratch_used = scratch_first;
     p->pos++;
@@ -544,8 +521,7 @@ static int
 s_parse_value (s_parser_t *p)
 {
     s_skip_space (p);
-    if (p->pos >= p->len)
-        return s_fail_unexpected (p, "a value");
+    if (p->pos >= p->len) return s_fail_unexpected (p, "a value");
     uint8_t c = p->text[p->pos];
     if (c == '{') return s_parse_object (p);
     if (c == '[') return s_parse_array (p);
@@ -564,13 +540,10 @@ s_parse_document (s_parser_t *p)
     p->scratch_used = 0;
     p->keys_used = 0;
     s_skip_space (p);
-    if (p->pos == p->len)
-        return s_fail (p, p->pos, "empty text, expected a value");
-    if (s_parse_value (p))
-        return -1;
+    if (p->pos == p->len) return s_fail (p, p->pos, "empty text, expected a value");
+    if (s_parse_value (p)) return -1;
     s_skip_space (p);
-    if (p->pos != p->len)
-        return s_fail_unexpected (p, "the end of the text after the value");
+    if (p->pos != p->len) return s_fail_unexpected (p, "the end of the text after the value");
     return 0;
 }
 
@@ -620,8 +593,7 @@ static void s_write_value (s_out_t *out, const msgpack_object *o, int depth);
 static void
 s_out_append (s_out_t *out, const char *bytes, size_t n)
 {
-    if (out->failed)
-        return;
+    if (out->failed) return;
     if (n > out->size_max - out->size) {
         out->failed = true;
         return;
@@ -665,8 +637,7 @@ s_out_format (s_out_t *out, const char *format, ...)
 static void
 s_write_break (s_out_t *out, int depth)
 {
-    if (!out->pretty)
-        return;
+    if (!out->pretty) return;
     s_out_append (out, "\n", 1);
     for (int i = 0; i < depth * SQ_JSON_INDENT; i++)
         s_out_append (out, " ", 1);
@@ -748,12 +719,10 @@ s_write_double (s_out_t *out, double value, bool single)
     for (; precision <= precision_max; precision++) {
         snprintf (text, sizeof text, "%.*g", precision, value);
         double back = strtod (text, NULL);
-        if (single ? (float) back == (float) value : back == value)
-            break;
+        if (single ? (float) back == (float) value : back == value) break;
     }
     s_out_text (out, text);
-    if (!strpbrk (text, ".eE"))
-        s_out_text (out, ".0");
+    if (!strpbrk (text, ".eE")) s_out_text (out, ".0");
 }
 
 static void
@@ -761,13 +730,11 @@ s_write_array (s_out_t *out, const msgpack_object_array *array, int depth)
 {
     s_out_append (out, "[", 1);
     for (uint32_t i = 0; i < array->size; i++) {
-        if (i)
-            s_out_append (out, ",", 1);
+        if (i) s_out_append (out, ",", 1);
         s_write_break (out, depth + 1);
         s_write_value (out, &array->ptr[i], depth + 1);
     }
-    if (array->size)
-        s_write_break (out, depth);
+    if (array->size) s_write_break (out, depth);
     s_out_append (out, "]", 1);
 }
 
@@ -783,10 +750,11 @@ s_write_key (s_out_t *out, const msgpack_object *key, int depth)
     size_t left = out->size_max - out->size;
     s_out_t text = {.size_max = left < SQ_JSON_KEY_TEXT_MAX ? left : SQ_JSON_KEY_TEXT_MAX};
     s_write_value (&text, key, depth);
-    if (text.failed)
+    if (text.failed) {
         out->failed = true;
-    else
+    } else {
         s_write_string (out, text.data ? text.data : "", text.size);
+    }
     free (text.data);
 }
 
@@ -795,15 +763,13 @@ s_write_map (s_out_t *out, const msgpack_object_map *map, int depth)
 {
     s_out_append (out, "{", 1);
     for (uint32_t i = 0; i < map->size; i++) {
-        if (i)
-            s_out_append (out, ",", 1);
+        if (i) s_out_append (out, ",", 1);
         s_write_break (out, depth + 1);
         s_write_key (out, &map->ptr[i].key, depth + 1);
         s_out_text (out, out->pretty ? ": " : ":");
         s_write_value (out, &map->ptr[i].val, depth + 1);
     }
-    if (map->size)
-        s_write_break (out, depth);
+    if (map->size) s_write_break (out, depth);
     s_out_append (out, "}", 1);
 }
 

@@ -191,7 +191,7 @@ sq_mdp_worker_read (sq_mdp_worker_t *self, sq_mdp_request_t *request)
     zmq_msg_t frames[SQ_WORKER_FRAMES];
     int count = sq_zmq_frames_recv (self->socket, frames, SQ_WORKER_FRAMES, ZMQ_DONTWAIT);
     if (count == -1)
-        return errno == EAGAIN ? 0 : -1;
+        return errno == EAGAIN || errno == EINTR ? 0 : -1;
     int rc = 0;
     if (count < 3 || count > SQ_WORKER_FRAMES || zmq_msg_size (&frames[0]) != 0
         || zmq_msg_size (&frames[1]) != strlen (SQ_MDP_WORKER)

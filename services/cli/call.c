@@ -38,8 +38,7 @@ s_call_options (int argc, char **argv, s_call_options_t *options)
         case 's': options->actor.scope = optarg; break;
         case 'a': options->actor.id = optarg; break;
         case 't':
-            if (cli_parse_int ("--timeout", optarg, 1, CLI_TIMEOUT_MS_MAX, &value))
-                return -1;
+            if (cli_parse_int ("--timeout", optarg, 1, CLI_TIMEOUT_MS_MAX, &value)) return -1;
             options->timeout_ms = (int) value;
             break;
         default: return -1; //  getopt_long has said what was wrong
@@ -83,8 +82,7 @@ s_call_args (const s_call_options_t *options, msgpack_sbuffer *args)
         text = input;
     }
     int rc = cli_args_from_json (text, len, args, why, sizeof why);
-    if (rc)
-        fprintf (stderr, "shequ: %s\n", why);
+    if (rc) fprintf (stderr, "shequ: %s\n", why);
     free (input);
     return rc;
 }
@@ -93,8 +91,9 @@ s_call_args (const s_call_options_t *options, msgpack_sbuffer *args)
 static int
 s_call_report (const cli_reply_t *reply, const char *service)
 {
-    if (cli_print_json (stdout, sq_doc_root (reply->doc), cli_stdout_is_tty ()))
+    if (cli_print_json (stdout, sq_doc_root (reply->doc), cli_stdout_is_tty ())) {
         return CLI_EXIT_TRANSPORT;
+    }
     int ok = cli_reply_ok (reply);
     if (ok < 0) {
         fprintf (stderr, "shequ: reply from %s has no boolean \"ok\"\n", service);
@@ -107,8 +106,7 @@ int
 cli_call (int argc, char **argv)
 {
     s_call_options_t options;
-    if (s_call_options (argc, argv, &options))
-        return CLI_EXIT_USAGE;
+    if (s_call_options (argc, argv, &options)) return CLI_EXIT_USAGE;
     int rc = CLI_EXIT_USAGE;
     msgpack_sbuffer args, request;
     msgpack_sbuffer_init (&args);
@@ -117,8 +115,7 @@ cli_call (int argc, char **argv)
     cli_reply_t reply;
     char why[CLI_WHY_MAX];
     const char *endpoint = sq_config_str (SQ_ENV_COMMANDS, SQ_DEFAULT_COMMANDS);
-    if (s_call_args (&options, &args))
-        goto cleanup;
+    if (s_call_args (&options, &args)) goto cleanup;
     if (cli_request_pack (&request, options.cmd, args.data, args.size, &options.actor,
                           options.idem, options.corr, why, sizeof why)) {
         fprintf (stderr, "shequ: %s\n", why);

@@ -41,13 +41,16 @@ cli_usage (FILE *out)
         "exit codes: 0 ok, 1 the service answered with an error (printed), 2 usage or bad\n"
         "JSON, 3 no reply in time or the bus unreachable\n"
         "\n"
-        "environment: %s (default %s), %s (default %s),\n"
-        "  %s (default %s), SHEQU_LOG_LEVEL, %s, %s, %s\n",
+        "environment:\n"
+        "  %-18s bus commands endpoint (default %s)\n"
+        "  %-18s bus events endpoint for tail (default %s)\n"
+        "  %-18s bus events in, shown by status (default %s)\n"
+        "  %-18s actor defaults, as above\n"
+        "  SHEQU_LOG_LEVEL    debug, info, warn (default here) or error\n",
         CLI_TIMEOUT_MS_DEFAULT, CLI_ENV_ACTOR_ID, CLI_ACTOR_ID_DEFAULT, CLI_ENV_ACTOR_ROLE,
         CLI_ACTOR_ROLE_DEFAULT, CLI_ENV_ACTOR_SCOPE, CLI_STATUS_TIMEOUT_MS_DEFAULT,
         SQ_ENV_COMMANDS, SQ_DEFAULT_COMMANDS, SQ_ENV_EVENTS_OUT, SQ_DEFAULT_EVENTS_OUT,
-        SQ_ENV_EVENTS_IN, SQ_DEFAULT_EVENTS_IN, CLI_ENV_ACTOR_ID, CLI_ENV_ACTOR_ROLE,
-        CLI_ENV_ACTOR_SCOPE);
+        SQ_ENV_EVENTS_IN, SQ_DEFAULT_EVENTS_IN, "SHEQU_ACTOR_*");
 }
 
 static bool
@@ -70,15 +73,26 @@ main (int argc, char **argv)
         cli_usage (stdout);
         return CLI_EXIT_OK;
     }
-    //  Each command parses its own options: argv[1] becomes its argv[0].
-    int rc;
-    if (strcmp (argv[1], "call") == 0)
-        rc = cli_call (argc - 1, argv + 1);
-    else if (strcmp (argv[1], "tail") == 0)
-        rc = cli_tail (argc - 1, argv + 1);
-    else if (strcmp (argv[1], "status") == 0)
-        rc = cli_status (argc - 1, argv + 1);
-    else {
+    //  Each command parses its own options: argv[1] becomes its argv[0], renamed so that
+    //  getopt's messages read "shequ call: ...".
+    static char call_name[] = "shequ call", tail_name[] = "shequ tail",
+                status_name[] = "shequ status";
+    static const struct {
+        const char *word;        //  the command as typed
+        char *program;           //  its name in messages
+        int (*run) (int, char **); //  what runs it
+    } commands[] = {{"call", call_name, cli_call},
+                    {"tail", tail_name, cli_tail},
+                    {"status", status_name, cli_status}};
+    int rc = -1;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp (argv[1], commands[i].word) == 0) {
+            argv[1] = commands[i].program;
+            rc = commands[i].run (argc - 1, argv + 1);
+            break;
+        }
+    }
+    if (rc == -1) {
         fprintf (stderr, "shequ: unknown command \"%s\"; try shequ help\n", argv[1]);
         return CLI_EXIT_USAGE;
     }

@@ -22,8 +22,7 @@ cli_print_json (FILE *out, const msgpack_object *o, bool pretty)
     //  One write and a flush per document: `shequ tail | jq` sees each line as it comes.
     int rc = fprintf (out, "%s\n", text) < 0 || fflush (out) ? -1 : 0;
     free (text);
-    if (rc)
-        fprintf (stderr, "shequ: could not write to the output: %s\n", strerror (errno));
+    if (rc) fprintf (stderr, "shequ: could not write to the output: %s\n", strerror (errno));
     return rc;
 }
 
@@ -77,10 +76,8 @@ cli_read_stdin (size_t max, size_t *len, char *why, size_t why_size)
             capacity = grown;
         }
         ssize_t n = read (STDIN_FILENO, data + used, capacity - used);
-        if (n == 0)
-            break;
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (n == 0) break;
+        if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             snprintf (why, why_size, "could not read stdin: %s", strerror (errno));
             free (data);

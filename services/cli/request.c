@@ -38,15 +38,16 @@ cli_request_pack (msgpack_sbuffer *buf, const char *cmd, const void *args, size_
         || s_check_text ("--role", actor->role, why, why_size)
         || s_check_text ("--scope", actor->scope, why, why_size)
         || s_check_text ("--idem", idem, why, why_size)
-        || s_check_text ("--corr", corr, why, why_size))
+        || s_check_text ("--corr", corr, why, why_size)) {
         return -1;
+    }
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
     msgpack_pack_map (&pk, 3 + (idem ? 1 : 0) + (corr ? 1 : 0));
     sq_pack_kv_str (&pk, "cmd", cmd);
-    if (args_size)
+    if (args_size) {
         sq_pack_kv_raw (&pk, "args", args, args_size);
-    else {
+    } else {
         sq_pack_str (&pk, "args");
         msgpack_pack_map (&pk, 0);
     }
@@ -55,10 +56,8 @@ cli_request_pack (msgpack_sbuffer *buf, const char *cmd, const void *args, size_
     sq_pack_kv_str (&pk, "id", actor->id);
     sq_pack_kv_str (&pk, "role", actor->role);
     sq_pack_kv_str (&pk, "scope", actor->scope);
-    if (idem)
-        sq_pack_kv_str (&pk, "idem", idem);
-    if (corr)
-        sq_pack_kv_str (&pk, "corr", corr);
+    if (idem) sq_pack_kv_str (&pk, "idem", idem);
+    if (corr) sq_pack_kv_str (&pk, "corr", corr);
     return 0;
 }
 
@@ -100,11 +99,12 @@ cli_service_call (sq_mdp_client_t *client, const char *service, const void *body
     errno = 0;
     if (sq_mdp_client_call (client, service, body, size, timeout_ms, &reply->body,
                             &reply->size)) {
-        if (errno == ETIMEDOUT)
+        if (errno == ETIMEDOUT) {
             snprintf (why, why_size, "no reply from %s within %d ms", service, timeout_ms);
-        else
+        } else {
             snprintf (why, why_size, "could not call %s: %s", service,
                       errno ? zmq_strerror (errno) : "transport error");
+        }
         return -1;
     }
     char reason[CLI_WHY_MAX];
@@ -121,7 +121,6 @@ int
 cli_reply_ok (const cli_reply_t *reply)
 {
     const msgpack_object *ok = sq_obj_get (sq_doc_root (reply->doc), "ok");
-    if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN)
-        return -1;
+    if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN) return -1;
     return ok->via.boolean ? 1 : 0;
 }

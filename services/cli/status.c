@@ -53,14 +53,14 @@ s_status_options (int argc, char **argv, s_status_options_t *options)
     int option;
     while ((option = getopt_long (argc, argv, "", long_options, NULL)) != -1) {
         int64_t value;
-        if (option == 'j')
+        if (option == 'j') {
             options->json = true;
-        else if (option == 't') {
-            if (cli_parse_int ("--timeout", optarg, 1, CLI_TIMEOUT_MS_MAX, &value))
-                return -1;
+        } else if (option == 't') {
+            if (cli_parse_int ("--timeout", optarg, 1, CLI_TIMEOUT_MS_MAX, &value)) return -1;
             options->timeout_ms = (int) value;
-        } else
+        } else {
             return -1; //  getopt_long has said what was wrong
+        }
     }
     if (optind < argc) {
         fprintf (stderr, "shequ: status takes no arguments, got \"%s\"\n", argv[optind]);
@@ -76,8 +76,9 @@ s_status_broker (s_status_t *status, sq_mdp_client_t *client, int timeout_ms)
 {
     static const uint8_t empty_map = 0x80; //  the request body: nothing to ask but the counts
     if (cli_service_call (client, CLI_MMI_WORKERS, &empty_map, sizeof empty_map, timeout_ms,
-                          &status->broker, status->broker_why, sizeof status->broker_why))
+                          &status->broker, status->broker_why, sizeof status->broker_why)) {
         return;
+    }
     const msgpack_object *root = sq_doc_root (status->broker.doc);
     if (cli_reply_ok (&status->broker) == 0) {
         const msgpack_object *error = sq_obj_get (root, "error");
@@ -102,8 +103,7 @@ static int
 s_status_services (s_status_t *status)
 {
     const msgpack_object *list = sq_obj_get (status->stats, "services");
-    if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0)
-        return 0;
+    if (!list || list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0) return 0;
     size_t size = list->via.array.size;
     if (size > CLI_STATUS_SERVICES_MAX) {
         fprintf (stderr, "shequ: the bus lists %zu services; showing the first %d\n", size,
@@ -118,8 +118,9 @@ s_status_services (s_status_t *status)
     for (size_t i = 0; i < size; i++) {
         const msgpack_object *entry = &list->via.array.ptr[i];
         s_service_t *service = &status->services[status->services_size];
-        if (sq_obj_str_copy (sq_obj_get (entry, "name"), service->name, sizeof service->name))
+        if (sq_obj_str_copy (sq_obj_get (entry, "name"), service->name, sizeof service->name)) {
             continue;
+        }
         service->entry = entry;
         status->services_size++;
     }
@@ -130,8 +131,7 @@ s_status_services (s_status_t *status)
 static void
 s_status_health (s_service_t *service, sq_mdp_client_t *client, int timeout_ms)
 {
-    if (strncmp (service->name, CLI_MMI_PREFIX, strlen (CLI_MMI_PREFIX)) == 0)
-        return;
+    if (strncmp (service->name, CLI_MMI_PREFIX, strlen (CLI_MMI_PREFIX)) == 0) return;
     service->asked = true;
     const msgpack_object *workers = sq_obj_get (service->entry, "workers");
     if (workers && workers->type == MSGPACK_OBJECT_POSITIVE_INTEGER && workers->via.u64 == 0) {
@@ -143,9 +143,10 @@ s_status_health (s_service_t *service, sq_mdp_client_t *client, int timeout_ms)
     msgpack_sbuffer request;
     msgpack_sbuffer_init (&request);
     if (cli_request_pack (&request, "health", NULL, 0, &actor, NULL, NULL, service->why,
-                          sizeof service->why) == 0)
+                          sizeof service->why) == 0) {
         cli_service_call (client, service->name, request.data, request.size, timeout_ms,
                           &service->health, service->why, sizeof service->why);
+    }
     msgpack_sbuffer_destroy (&request);
 }
 
@@ -154,14 +155,15 @@ static const char *
 s_count_text (const msgpack_object *map, const char *key, char *out, size_t size)
 {
     const msgpack_object *value = sq_obj_get (map, key);
-    if (!value)
+    if (!value) {
         snprintf (out, size, "-");
-    else if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+    } else if (value->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
         snprintf (out, size, "%" PRIu64, value->via.u64);
-    else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+    } else if (value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
         snprintf (out, size, "%" PRId64, value->via.i64);
-    else
+    } else {
         snprintf (out, size, "?");
+    }
     return out;
 }
 
@@ -169,8 +171,7 @@ s_count_text (const msgpack_object *map, const char *key, char *out, size_t size
 static const msgpack_object *
 s_health_stream (const s_service_t *service)
 {
-    if (!service->health.doc)
-        return NULL;
+    if (!service->health.doc) return NULL;
     const msgpack_object *result = sq_obj_get (sq_doc_root (service->health.doc), "result");
     return sq_obj_get (result, "stream");
 }
@@ -179,17 +180,13 @@ s_health_stream (const s_service_t *service)
 static const char *
 s_health_word (const s_service_t *service, char *word, size_t word_size)
 {
-    if (!service->asked)
-        return "-";
-    if (!service->health.doc)
-        return service->why;
+    if (!service->asked) return "-";
+    if (!service->health.doc) return service->why;
     int ok = cli_reply_ok (&service->health);
-    if (ok == 1)
-        return "ok";
+    if (ok == 1) return "ok";
     const msgpack_object *error = sq_obj_get (sq_doc_root (service->health.doc), "error");
     const msgpack_object *code = sq_obj_get (error, "code");
-    if (ok == 0 && sq_obj_str_copy (code, word, word_size) == 0)
-        return word;
+    if (ok == 0 && sq_obj_str_copy (code, word, word_size) == 0) return word;
     return "malformed reply";
 }
 
@@ -227,8 +224,7 @@ s_print_services (const s_status_t *status)
                 s_count_text (s_health_stream (service), "last_seq", last_seq, sizeof last_seq),
                 s_health_word (service, word, sizeof word));
     }
-    if (status->services_size == 0)
-        printf ("  (none)\n");
+    if (status->services_size == 0) printf ("  (none)\n");
 }
 
 //  Prints every health result in full: services put more in it than the table shows.
@@ -238,14 +234,11 @@ s_print_health (const s_status_t *status)
     bool printed = false;
     for (size_t i = 0; i < status->services_size; i++) {
         const s_service_t *service = &status->services[i];
-        if (!service->health.doc)
-            continue;
-        if (!printed)
-            printf ("health\n");
+        if (!service->health.doc) continue;
+        if (!printed) printf ("health\n");
         printed = true;
         printf ("  %s: ", service->name);
-        if (cli_print_json (stdout, sq_doc_root (service->health.doc), false))
-            return -1;
+        if (cli_print_json (stdout, sq_doc_root (service->health.doc), false)) return -1;
     }
     return 0;
 }
@@ -277,30 +270,29 @@ s_print_json (const s_status_t *status)
     sq_pack_kv_str (&pk, "events_in", status->events_in);
     sq_pack_kv_str (&pk, "events_out", status->events_out);
     sq_pack_str (&pk, "broker");
-    if (status->stats)
+    if (status->stats) {
         msgpack_pack_object (&pk, *status->stats);
-    else
+    } else {
         s_pack_local_error (&pk, status->broker_why);
+    }
     sq_pack_str (&pk, "health");
     uint32_t asked = 0;
-    for (size_t i = 0; i < status->services_size; i++)
-        asked += status->services[i].asked;
+    for (size_t i = 0; i < status->services_size; i++) asked += status->services[i].asked;
     msgpack_pack_map (&pk, asked);
     for (size_t i = 0; i < status->services_size; i++) {
         const s_service_t *service = &status->services[i];
-        if (!service->asked)
-            continue;
+        if (!service->asked) continue;
         sq_pack_str (&pk, service->name);
-        if (service->health.doc)
+        if (service->health.doc) {
             msgpack_pack_object (&pk, *sq_doc_root (service->health.doc));
-        else
+        } else {
             s_pack_local_error (&pk, service->why);
+        }
     }
     char why[CLI_WHY_MAX];
     sq_doc_t *doc = sq_doc_new (buf.data, buf.size, why, sizeof why);
     int rc = doc ? cli_print_json (stdout, sq_doc_root (doc), cli_stdout_is_tty ()) : -1;
-    if (!doc)
-        fprintf (stderr, "shequ: could not assemble the status document: %s\n", why);
+    if (!doc) fprintf (stderr, "shequ: could not assemble the status document: %s\n", why);
     sq_doc_destroy (&doc);
     msgpack_sbuffer_destroy (&buf);
     return rc;
@@ -311,12 +303,12 @@ s_print_json (const s_status_t *status)
 static int
 s_status_exit (const s_status_t *status)
 {
-    if (!status->stats)
-        return CLI_EXIT_TRANSPORT;
+    if (!status->stats) return CLI_EXIT_TRANSPORT;
     for (size_t i = 0; i < status->services_size; i++) {
         const s_service_t *service = &status->services[i];
-        if (service->asked && (!service->health.doc || cli_reply_ok (&service->health) != 1))
+        if (service->asked && (!service->health.doc || cli_reply_ok (&service->health) != 1)) {
             return CLI_EXIT_REFUSED;
+        }
     }
     return CLI_EXIT_OK;
 }
@@ -334,8 +326,7 @@ int
 cli_status (int argc, char **argv)
 {
     s_status_options_t options;
-    if (s_status_options (argc, argv, &options))
-        return CLI_EXIT_USAGE;
+    if (s_status_options (argc, argv, &options)) return CLI_EXIT_USAGE;
     s_status_t status = {
         .commands = sq_config_str (SQ_ENV_COMMANDS, SQ_DEFAULT_COMMANDS),
         .events_in = sq_config_str (SQ_ENV_EVENTS_IN, SQ_DEFAULT_EVENTS_IN),
@@ -350,16 +341,19 @@ cli_status (int argc, char **argv)
     for (size_t i = 0; rc == 0 && i < status.services_size; i++)
         s_status_health (&status.services[i], client, options.timeout_ms);
     sq_mdp_client_destroy (&client);
-    if (rc == 0 && options.json)
+    if (rc == 0 && options.json) {
         rc = s_print_json (&status);
-    else if (rc == 0) {
+    } else if (rc == 0) {
         s_print_bus (&status);
-        s_print_services (&status);
-        rc = s_print_health (&status);
+        if (status.stats) {
+            s_print_services (&status);
+            rc = s_print_health (&status);
+        }
     }
     int exit_code = rc ? CLI_EXIT_TRANSPORT : s_status_exit (&status);
-    if (!status.stats)
+    if (!status.stats) {
         fprintf (stderr, "shequ: %s (bus at %s)\n", status.broker_why, status.commands);
+    }
     s_status_clear (&status);
     return exit_code;
 }

@@ -55,11 +55,13 @@ s_tail_options (int argc, char **argv, s_tail_options_t *options)
     int option;
     while ((option = getopt_long (argc, argv, "", long_options, NULL)) != -1) {
         if (option == 'n') {
-            if (cli_parse_int ("--count", optarg, 1, CLI_TAIL_COUNT_MAX, &options->count))
+            if (cli_parse_int ("--count", optarg, 1, CLI_TAIL_COUNT_MAX, &options->count)) {
                 return -1;
+            }
         } else if (option == 't') {
-            if (cli_parse_int ("--timeout", optarg, 1, CLI_TIMEOUT_MS_MAX, &options->timeout_ms))
+            if (cli_parse_int ("--timeout", optarg, 1, CLI_TIMEOUT_MS_MAX, &options->timeout_ms)) {
                 return -1;
+            }
         } else {
             return -1; //  getopt_long has said what was wrong
         }
@@ -69,8 +71,7 @@ s_tail_options (int argc, char **argv, s_tail_options_t *options)
                          "registry.resident_registered.1301\n");
         return -1;
     }
-    if (argc - optind == 1)
-        options->prefix = argv[optind];
+    if (argc - optind == 1) options->prefix = argv[optind];
     return 0;
 }
 
@@ -108,8 +109,7 @@ s_tail_print (const char *topic, size_t topic_size, const msgpack_object *root)
     pairs[0].key.via.str = (msgpack_object_str) {.size = 5, .ptr = "topic"};
     pairs[0].val.type = MSGPACK_OBJECT_STR;
     pairs[0].val.via.str = (msgpack_object_str) {.size = (uint32_t) topic_size, .ptr = topic};
-    if (fields->size)
-        memcpy (pairs + 1, fields->ptr, fields->size * sizeof *pairs);
+    if (fields->size) memcpy (pairs + 1, fields->ptr, fields->size * sizeof *pairs);
     msgpack_object line = {.type = MSGPACK_OBJECT_MAP};
     line.via.map = (msgpack_object_map) {.size = fields->size + 1, .ptr = pairs};
     int rc = cli_print_json (stdout, &line, false);
@@ -145,9 +145,10 @@ s_tail_event (zmq_msg_t *frames, int count)
     //  points at a publisher bug, worth telling, but the event itself is sound.
     char expected[SQ_TOPIC_MAX];
     if (sq_envelope_topic (&envelope, expected, sizeof expected) == 0
-        && (strlen (expected) != topic_size || memcmp (expected, topic, topic_size) != 0))
+        && (strlen (expected) != topic_size || memcmp (expected, topic, topic_size) != 0)) {
         fprintf (stderr, "shequ: topic \"%.*s\" does not match the envelope (\"%s\")\n",
                  topic_shown, topic, expected);
+    }
     int rc = s_tail_print (topic, topic_size, sq_doc_root (doc));
     sq_doc_destroy (&doc);
     return rc == 0 ? 1 : -1;
@@ -161,12 +162,10 @@ s_tail_drain (void *socket, int64_t *left)
     while (*left > 0 && !s_stop) {
         zmq_msg_t frames[CLI_TAIL_FRAMES];
         int count = sq_zmq_frames_recv (socket, frames, CLI_TAIL_FRAMES, ZMQ_DONTWAIT);
-        if (count == -1)
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        if (count == -1) return errno == EAGAIN || errno == EINTR ? 0 : -1;
         int rc = s_tail_event (frames, count);
         sq_zmq_frames_close (frames, count < CLI_TAIL_FRAMES ? (size_t) count : CLI_TAIL_FRAMES);
-        if (rc < 0)
-            return -1;
+        if (rc < 0) return -1;
         *left -= rc;
     }
     return 0;
@@ -182,23 +181,19 @@ s_tail_loop (void *socket, const s_tail_options_t *options)
         long wait_ms = CLI_TAIL_POLL_MS;
         if (options->timeout_ms >= 0) {
             int64_t quiet_left_ms = last_ms + options->timeout_ms - sq_clock_ms ();
-            if (quiet_left_ms <= 0)
-                break;
+            if (quiet_left_ms <= 0) break;
             wait_ms = quiet_left_ms < wait_ms ? (long) quiet_left_ms : wait_ms;
         }
         zmq_pollitem_t item = {socket, 0, ZMQ_POLLIN, 0};
         int rc = zmq_poll (&item, 1, wait_ms);
-        if (rc == -1 && errno == EINTR)
-            continue;
+        if (rc == -1 && errno == EINTR) continue;
         if (rc == -1) {
             fprintf (stderr, "shequ: could not wait for events: %s\n", zmq_strerror (errno));
             return CLI_EXIT_TRANSPORT;
         }
-        if (rc == 0)
-            continue;
+        if (rc == 0) continue;
         last_ms = sq_clock_ms ();
-        if (s_tail_drain (socket, &left))
-            return CLI_EXIT_TRANSPORT;
+        if (s_tail_drain (socket, &left)) return CLI_EXIT_TRANSPORT;
     }
     return CLI_EXIT_OK;
 }
@@ -207,14 +202,11 @@ int
 cli_tail (int argc, char **argv)
 {
     s_tail_options_t options;
-    if (s_tail_options (argc, argv, &options))
-        return CLI_EXIT_USAGE;
-    if (s_tail_signals ())
-        return CLI_EXIT_TRANSPORT;
+    if (s_tail_options (argc, argv, &options)) return CLI_EXIT_USAGE;
+    if (s_tail_signals ()) return CLI_EXIT_TRANSPORT;
     const char *endpoint = sq_config_str (SQ_ENV_EVENTS_OUT, SQ_DEFAULT_EVENTS_OUT);
     void *socket = s_tail_socket (endpoint, options.prefix);
-    if (!socket)
-        return CLI_EXIT_TRANSPORT;
+    if (!socket) return CLI_EXIT_TRANSPORT;
     int rc = s_tail_loop (socket, &options);
     zmq_close (socket);
     return rc;

@@ -545,8 +545,12 @@ test_worker_reconnects (void **state)
     snprintf (config.commands, sizeof config.commands, "%s", endpoint);
     snprintf (config.events_in, sizeof config.events_in, "tcp://127.0.0.1:*");
     snprintf (config.events_out, sizeof config.events_out, "tcp://127.0.0.1:*");
-    fixture->bus = bus_new (&config);
-    assert_non_null (fixture->bus);
+    //  NB: ZeroMQ closes the old listener in the background; the port comes free shortly.
+    int64_t deadline_ms = sq_clock_ms () + TEST_WAIT_MS;
+    while (!(fixture->bus = bus_new (&config))) {
+        assert_true (sq_clock_ms () < deadline_ms);
+        usleep (TEST_POLL_MS * 1000);
+    }
     assert_int_equal (bus_start (fixture->bus), 0);
     fixture->client = sq_mdp_client_new (endpoint);
     assert_non_null (fixture->client);
@@ -584,7 +588,8 @@ test_events_flow (void **state)
     const msgpack_object *entry;
     void *reply;
     sq_doc_t *doc = s_mmi_workers (fixture->client, TEST_SERVICE, &entry, &reply);
-    assert_true (s_uint (sq_doc_root (doc), "events") >= 2);
+    //  PUB filters at the source, so only the subscribed kind was forwarded.
+    assert_true (s_uint (sq_doc_root (doc), "events") >= 1);
     sq_doc_destroy (&doc);
     free (reply);
 }
@@ -609,14 +614,24 @@ s_free_port (void)
 static pid_t
 s_spawn_bus (const char *binary, char settings[3][BUS_ENDPOINT_MAX + 32], const char *log)
 {
-    size_t inherited = 0;
-    while (environ[inherited])
-        inherited++;
-    char **env = calloc (inherited + 4, sizeof *env);
+    size_t count = 0;
+    while (environ[count])
+        count++;
+    char **env = calloc (count + 4, sizeof *env);
     assert_non_null (env);
-    memcpy (env, environ, inherited * sizeof *env);
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++) {
+        //  Our settings replace any the test inherited (getenv takes the first).
+        bool replaced = false;
+        for (int j = 0; j < 3; j++) {
+            size_t name_size = (size_t) (strchr (settings[j], '=') - settings[j]) + 1;
+            replaced = replaced || strncmp (environ[i], settings[j], name_size) == 0;
+        }
+        if (!replaced)
+            env[used++] = environ[i];
+    }
     for (int i = 0; i < 3; i++)
-        env[inherited + (size_t) i] = settings[i];
+        env[used++] = settings[i];
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init (&actions);
     posix_spawn_file_actions_addopen (&actions, STDERR_FILENO, log,
@@ -701,6 +716,9 @@ main (void)
         cmocka_unit_test (test_binary_stops_on_sigterm),
     };
     int failed = cmocka_run_group_tests (tests, NULL, NULL);
-    sq_zmq_shutdown ();
+    //  A failed test may leave a worker thread with an open socket; terminating the context
+    //  would then wait for it forever.
+    if (failed == 0)
+        sq_zmq_shutdown ();
     return failed;
 }

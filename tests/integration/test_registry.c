@@ -14,7 +14,7 @@
 
 #define COMMUNITY "131002001007"  //  吉祥社区居民委员会, 安次区
 #define OTHER "131002001010"      //  same street
-#define FAR "510402001001"        //  in Panzhihua (exists? checked in import test)
+#define FAR "510402001002" //  in Panzhihua
 
 static bus_t *s_bus;
 static sq_test_registry_t *s_registry;

@@ -26,11 +26,9 @@ s_round_trip (const char *json)
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
     char why[WHY_SIZE] = "";
     int rc = sq_json_to_msgpack (json, strlen (json), &pk, why, sizeof why);
-    if (rc)
-        fail_msg ("%s: %s", json, why);
+    if (rc) fail_msg ("%s: %s", json, why);
     sq_doc_t *doc = sq_doc_new (buf.data, buf.size, why, sizeof why);
-    if (!doc)
-        fail_msg ("%s: sq_doc_new: %s", json, why);
+    if (!doc) fail_msg ("%s: sq_doc_new: %s", json, why);
     char *text = sq_json_from_msgpack (sq_doc_root (doc));
     assert_non_null (text);
     sq_doc_destroy (&doc);
@@ -57,8 +55,7 @@ s_assert_refused_len (const char *json, size_t len, const char *fragment)
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
     char why[WHY_SIZE] = "";
     assert_int_equal (sq_json_to_msgpack (json, len, &pk, why, sizeof why), -1);
-    if (!strstr (why, fragment))
-        fail_msg ("%s: expected \"%s\" in \"%s\"", json, fragment, why);
+    if (!strstr (why, fragment)) fail_msg ("%s: expected \"%s\" in \"%s\"", json, fragment, why);
     assert_int_equal (buf.size, 0);
     msgpack_sbuffer_destroy (&buf);
 }
@@ -301,8 +298,7 @@ s_from_packed (msgpack_sbuffer *buf, int pretty)
 {
     char why[WHY_SIZE] = "";
     sq_doc_t *doc = sq_doc_new (buf->data, buf->size, why, sizeof why);
-    if (!doc)
-        fail_msg ("sq_doc_new: %s", why);
+    if (!doc) fail_msg ("sq_doc_new: %s", why);
     char *text = pretty ? sq_json_from_msgpack_pretty (sq_doc_root (doc))
                         : sq_json_from_msgpack (sq_doc_root (doc));
     sq_doc_destroy (&doc);

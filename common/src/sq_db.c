@@ -1,4 +1,7 @@
-/*  sq_db: one PostgreSQL connection, queried only through PQexecParams. */
+/*  sq_db: one PostgreSQL connection, queried only through PQexecParams, and through
+    statements it prepares itself: the data statements a service runs again and again are
+    prepared on first use (per connection), which spares the server parsing and planning
+    them on every command. */
 #include "sq_db.h"
 #include "sq_config.h"
 #include "sq_log.h"
@@ -7,8 +10,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SQ_DB_STATEMENTS_MAX 256 //  prepared statements kept per connection
+
+typedef struct {
+    uint64_t hash; //  FNV-1a of the text, 0 for an empty slot
+    char *sql;     //  the statement text (owned)
+    char name[16]; //  its name on the server
+} s_statement_t;
+
 struct sq_db {
-    PGconn *conn; //  the connection; reset on loss
+    PGconn *conn;                                   //  the connection; reset on loss
+    s_statement_t statements[SQ_DB_STATEMENTS_MAX]; //  open-addressed by hash
+    int prepared;                                   //  slots in use
 };
 
 sq_db_t *
@@ -34,11 +47,23 @@ sq_db_new (const char *conninfo, char *why, size_t why_size)
     return self;
 }
 
+//  Forgets every prepared statement (the server forgot them with the old connection).
+static void
+s_statements_clear (sq_db_t *self)
+{
+    for (int i = 0; i < SQ_DB_STATEMENTS_MAX; i++) {
+        free (self->statements[i].sql);
+        self->statements[i] = (s_statement_t) {0};
+    }
+    self->prepared = 0;
+}
+
 void
 sq_db_destroy (sq_db_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
+        s_statements_clear (*self_p);
         PQfinish ((*self_p)->conn);
         free (*self_p);
         *self_p = NULL;
@@ -74,12 +99,60 @@ sq_db_error (PGconn *conn, const PGresult *res, const char *what, sq_error_t *er
                          state ? state : "");
 }
 
+//  Data statements are worth preparing; transaction control and DDL are not.
+static bool
+s_preparable (const char *sql)
+{
+    return strncmp (sql, "SELECT", 6) == 0 || strncmp (sql, "INSERT", 6) == 0
+           || strncmp (sql, "UPDATE", 6) == 0 || strncmp (sql, "WITH", 4) == 0
+           || strncmp (sql, "DELETE", 6) == 0;
+}
+
+//  Returns the name of sql prepared on this connection, preparing it now if there is room;
+//  NULL when it is not (then the caller runs it unprepared).
+static const char *
+s_statement (sq_db_t *self, const char *sql, int count)
+{
+    if (!s_preparable (sql))
+        return NULL;
+    uint64_t hash = 1469598103934665603ULL;
+    for (const char *p = sql; *p; p++)
+        hash = (hash ^ (uint8_t) *p) * 1099511628211ULL;
+    hash |= 1; //  0 marks an empty slot
+    for (int probe = 0; probe < SQ_DB_STATEMENTS_MAX; probe++) {
+        s_statement_t *slot = &self->statements[(hash + (uint64_t) probe) % SQ_DB_STATEMENTS_MAX];
+        if (slot->hash == hash && strcmp (slot->sql, sql) == 0)
+            return slot->name;
+        if (slot->hash)
+            continue;
+        //  Keep a quarter free so probes stay short.
+        if (self->prepared >= SQ_DB_STATEMENTS_MAX * 3 / 4)
+            return NULL;
+        char name[16];
+        snprintf (name, sizeof name, "sq%d", self->prepared);
+        PGresult *res = PQprepare (self->conn, name, sql, count, NULL);
+        bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+        PQclear (res);
+        if (!ok)
+            return NULL;
+        slot->hash = hash;
+        slot->sql = strdup (sql);
+        snprintf (slot->name, sizeof slot->name, "%s", name);
+        self->prepared++;
+        return slot->name;
+    }
+    return NULL;
+}
+
 PGresult *
 sq_db_query_bin (sq_db_t *self, const char *sql, int count, const char *const *params,
                  const int *lengths, const int *formats, sq_error_t *err)
 {
     assert (self && sql && count <= SQ_DB_PARAMS_MAX);
-    PGresult *res = PQexecParams (self->conn, sql, count, NULL, params, lengths, formats, 0);
+    const char *name = s_statement (self, sql, count);
+    PGresult *res = name ? PQexecPrepared (self->conn, name, count, params, lengths, formats, 0)
+                         : PQexecParams (self->conn, sql, count, NULL, params, lengths, formats,
+                                         0);
     ExecStatusType status = PQresultStatus (res);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
         return res;
@@ -133,6 +206,7 @@ sq_db_alive (sq_db_t *self)
     if (PQstatus (self->conn) == CONNECTION_OK)
         return true;
     sq_log_warn ("database connection lost, reconnecting", NULL);
+    s_statements_clear (self);
     PQreset (self->conn);
     return PQstatus (self->conn) == CONNECTION_OK;
 }

@@ -327,20 +327,30 @@ s_idem_store (sq_db_t *db, const char *schema, const s_item_t *item, sq_error_t 
     return res ? 0 : -1;
 }
 
-//  Runs one command under a savepoint. Returns the number of events it emitted, or -1 when
-//  the transaction itself is lost (the whole batch then fails).
+//  Undoes what the command did: back to its savepoint, or (alone in its transaction) the
+//  whole transaction, reopened for what follows. Returns 0 or -1 when the connection fails.
 static int
-s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item)
+s_undo (sq_db_t *db, bool savepoint, sq_error_t *err)
+{
+    if (savepoint)
+        return sq_db_exec (db, "ROLLBACK TO SAVEPOINT command", 0, NULL, err);
+    sq_db_rollback (db);
+    return sq_db_begin (db, err);
+}
+
+//  Runs one command, under a savepoint when it shares its transaction with others (a
+//  command alone spares the two round trips). Returns the number of events it emitted,
+//  or -1 when the transaction itself is lost (the whole batch then fails).
+static int
+s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, bool savepoint)
 {
     sq_error_t err = {0};
-    if (sq_db_exec (db, "SAVEPOINT command", 0, NULL, &err))
+    if (savepoint && sq_db_exec (db, "SAVEPOINT command", 0, NULL, &err))
         return -1;
-    if (item->idem[0]) {
-        int found = s_idem_lookup (db, self->schema, item, &err);
-        if (found)
-            return found < 0 ? -1 : (sq_db_exec (db, "RELEASE SAVEPOINT command", 0, NULL, &err)
-                                         ? -1 : 0);
-    }
+    int found = item->idem[0] ? s_idem_lookup (db, self->schema, item, &err) : 0;
+    if (found)
+        return found < 0 || (savepoint && sq_db_exec (db, "RELEASE SAVEPOINT command", 0, NULL,
+                                                      &err)) ? -1 : 0;
     char request_id[SQ_ID_SIZE];
     sq_id_new (request_id);
     msgpack_sbuffer result;
@@ -361,21 +371,21 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item)
             sq_error_set (&ctx.err, SQ_ERR_INTERNAL, "", "%s failed without saying why", item->cmd);
         s_reply_error (item, &ctx.err);
         ctx.events = 0;
-        if (sq_db_exec (db, "ROLLBACK TO SAVEPOINT command", 0, NULL, &err))
+        if (s_undo (db, savepoint, &err))
             return -1;
     }
     //  Retryable failures are not remembered: the retry must be able to succeed.
     bool remember = item->idem[0] && (rc == 0 || (strcmp (ctx.err.code, SQ_ERR_UNAVAILABLE)
                                                   && strcmp (ctx.err.code, SQ_ERR_INTERNAL)));
     if (remember && s_idem_store (db, self->schema, item, &err)) {
-        if (sq_db_exec (db, "ROLLBACK TO SAVEPOINT command", 0, NULL, &err))
+        if (s_undo (db, savepoint, &err))
             return -1;
         sq_error_set (&err, SQ_ERR_UNAVAILABLE, "idem",
                       "a request with idem key %s is in progress; retry", item->idem);
         s_reply_error (item, &err);
         ctx.events = 0;
     }
-    if (sq_db_exec (db, "RELEASE SAVEPOINT command", 0, NULL, &err))
+    if (savepoint && sq_db_exec (db, "RELEASE SAVEPOINT command", 0, NULL, &err))
         return -1;
     return ctx.events;
 }
@@ -387,11 +397,16 @@ s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *it
 {
     sq_error_t err = {0};
     int events = 0;
+    int undecided = 0;
+    for (int i = 0; i < count; i++)
+        undecided += !items[i].answered;
+    if (undecided == 0)
+        return;
     int rc = (*db_p && sq_db_alive (*db_p)) ? sq_db_begin (*db_p, &err) : -1;
     for (int i = 0; i < count && rc == 0; i++) {
         if (items[i].answered)
             continue;
-        int emitted = s_run_one (self, *db_p, cache, &items[i]);
+        int emitted = s_run_one (self, *db_p, cache, &items[i], undecided > 1);
         if (emitted < 0)
             rc = -1;
         else

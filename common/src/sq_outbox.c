@@ -49,26 +49,26 @@ sq_outbox_notify (sq_db_t *db, const char *schema, sq_error_t *err)
     return sq_db_exec (db, "SELECT pg_notify($1, '')", 1, params, err);
 }
 
-//  Packs one envelope from a row of S_EVENT_COLUMNS.
+//  Packs one envelope from a row of S_EVENT_COLUMNS; *env gets its fields.
 static int
-s_pack_row (msgpack_packer *pk, PGresult *res, int row, const char *stream)
+s_pack_row (msgpack_packer *pk, PGresult *res, int row, const char *stream, sq_envelope_t *env)
 {
-    sq_envelope_t env = {0};
-    snprintf (env.id, sizeof env.id, "%s", PQgetvalue (res, row, 0));
-    snprintf (env.src, sizeof env.src, "%s", stream);
-    env.seq = strtoull (PQgetvalue (res, row, 1), NULL, 10);
-    snprintf (env.type, sizeof env.type, "%s", PQgetvalue (res, row, 2));
-    snprintf (env.div, sizeof env.div, "%s", PQgetvalue (res, row, 3));
-    env.at = strtoll (PQgetvalue (res, row, 4), NULL, 10);
-    snprintf (env.actor, sizeof env.actor, "%s", PQgetvalue (res, row, 5));
-    snprintf (env.corr, sizeof env.corr, "%s", PQgetvalue (res, row, 6));
-    snprintf (env.cause, sizeof env.cause, "%s", PQgetvalue (res, row, 7));
+    memset (env, 0, sizeof *env);
+    snprintf (env->id, sizeof env->id, "%s", PQgetvalue (res, row, 0));
+    snprintf (env->src, sizeof env->src, "%s", stream);
+    env->seq = strtoull (PQgetvalue (res, row, 1), NULL, 10);
+    snprintf (env->type, sizeof env->type, "%s", PQgetvalue (res, row, 2));
+    snprintf (env->div, sizeof env->div, "%s", PQgetvalue (res, row, 3));
+    env->at = strtoll (PQgetvalue (res, row, 4), NULL, 10);
+    snprintf (env->actor, sizeof env->actor, "%s", PQgetvalue (res, row, 5));
+    snprintf (env->corr, sizeof env->corr, "%s", PQgetvalue (res, row, 6));
+    snprintf (env->cause, sizeof env->cause, "%s", PQgetvalue (res, row, 7));
     size_t size = 0;
     unsigned char *data = PQunescapeBytea ((const unsigned char *) PQgetvalue (res, row, 8),
                                            &size);
     if (!data)
         return -1;
-    sq_envelope_pack (pk, &env, data, size);
+    sq_envelope_pack (pk, env, data, size);
     PQfreemem (data);
     return 0;
 }
@@ -96,8 +96,9 @@ sq_outbox_since (sq_db_t *db, const char *schema, const char *stream, uint64_t a
     msgpack_pack_map (pk, 2);
     sq_pack_str (pk, "events");
     msgpack_pack_array (pk, (size_t) rows);
+    sq_envelope_t env;
     for (int i = 0; i < rows; i++)
-        if (s_pack_row (pk, res, i, stream)) {
+        if (s_pack_row (pk, res, i, stream, &env)) {
             PQclear (res);
             return sq_error_set (err, SQ_ERR_INTERNAL, "", "could not read event data");
         }
@@ -287,15 +288,16 @@ s_relay_publish (sq_relay_t *self, sq_error_t *err)
         msgpack_sbuffer_init (&buf);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-        if (s_pack_row (&pk, res, i, self->stream) == 0) {
-            char topic[SQ_TOPIC_MAX];
-            int n = snprintf (topic, sizeof topic, "%s.%s", PQgetvalue (res, i, 2),
-                              PQgetvalue (res, i, 3));
-            if (n > 0 && (size_t) n < sizeof topic) {
-                zmq_send (self->pub, topic, (size_t) n, ZMQ_SNDMORE);
-                zmq_send (self->pub, buf.data, buf.size, 0);
-            }
-        }
+        sq_envelope_t env;
+        char topic[SQ_TOPIC_MAX];
+        //  The topic is "<type>.<div>", or the bare type when div is empty (DESIGN.md).
+        if (s_pack_row (&pk, res, i, self->stream, &env) == 0
+            && sq_envelope_topic (&env, topic, sizeof topic) == 0) {
+            zmq_send (self->pub, topic, strlen (topic), ZMQ_SNDMORE);
+            zmq_send (self->pub, buf.data, buf.size, 0);
+        } else
+            sq_log_error ("event not published, subscribers get it from events.since",
+                          "stream=%s seq=%s", self->stream, PQgetvalue (res, i, 1));
         msgpack_sbuffer_destroy (&buf);
         self->sent_upto = strtoull (PQgetvalue (res, i, 1), NULL, 10);
         atomic_fetch_add (&self->published, 1);

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ static bus_t *s_bus;
 static sq_test_registry_t *s_registry;
 static sq_mdp_client_t *s_client;
 static sq_db_t *s_db;
+static sq_sub_t *s_sub; //  tracks the registry stream from seq 0 through the whole run
 static char s_csv[1024];
 
 static sq_test_reply_t *
@@ -61,6 +63,8 @@ s_setup (void **state)
     s_registry = sq_test_registry_start (s_bus, conninfo);
     s_client = sq_mdp_client_new (bus_endpoint_commands (s_bus));
     s_db = sq_test_db_connect (conninfo);
+    s_sub = sq_sub_new (bus_endpoint_events_out (s_bus), bus_endpoint_commands (s_bus));
+    sq_sub_track (s_sub, "registry", 0);
     const char *shared = getenv ("SHEQU_SHARED_DIR");
     snprintf (s_csv, sizeof s_csv, "%s/data/divisions/divisions.csv",
               shared ? shared : SQ_SOURCE_DIR "/../shared");
@@ -70,6 +74,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
+    sq_sub_destroy (&s_sub);
     sq_mdp_client_destroy (&s_client);
     sq_test_registry_stop (&s_registry);
     bus_destroy (&s_bus);
@@ -426,6 +431,39 @@ test_idem_returns_first_reply (void **state)
     sq_test_reply_destroy (&other);
 }
 
+//  Every event the run emitted keeps its contract, seq runs 1..N without a gap, and every
+//  event type of the registry was seen.
+static void
+test_every_event_keeps_its_contract (void **state)
+{
+    static const char *types[] = {
+        "divisions_imported", "grid_created", "household_created", "resident_registered",
+        "resident_moved", "resident_left", "volunteer_registered", "volunteer_hours_logged",
+        "org_registered", "staff_added"};
+    int seen[10] = {0};
+    sq_error_t err;
+    int64_t last = sq_outbox_last_seq (s_db, "registry", "registry", &err);
+    assert_true (last > 10);
+    uint64_t expected = 1;
+    int64_t deadline = sq_clock_ms () + 20000;
+    while ((int64_t) expected <= last && sq_clock_ms () < deadline) {
+        sq_event_t *event = sq_sub_next (s_sub, 200);
+        if (!event)
+            continue;
+        assert_int_equal (event->env.seq, expected++);
+        char why[256];
+        if (sq_test_contract_check (event, why, sizeof why))
+            fail_msg ("%s seq %" PRIu64 ": %s", event->env.type, event->env.seq, why);
+        for (int t = 0; t < 10; t++)
+            seen[t] += strcmp (event->env.type + strlen ("registry."), types[t]) == 0;
+        sq_event_destroy (&event);
+    }
+    assert_int_equal ((int64_t) expected, last + 1);
+    for (int t = 0; t < 10; t++)
+        if (!seen[t])
+            fail_msg ("no registry.%s event was seen", types[t]);
+}
+
 int
 main (void)
 {
@@ -439,6 +477,7 @@ main (void)
         cmocka_unit_test (test_stats_equal_database_through_cache),
         cmocka_unit_test (test_move_and_leave),
         cmocka_unit_test (test_idem_returns_first_reply),
+        cmocka_unit_test (test_every_event_keeps_its_contract),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

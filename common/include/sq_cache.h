@@ -38,6 +38,8 @@ void sq_cache_set (sq_cache_t *self, const char *key, const void *value, size_t 
 void sq_cache_del (sq_cache_t *self, const char *key);
 //  True when the last exchange with Redis succeeded.
 bool sq_cache_up (sq_cache_t *self);
+//  Asks Redis for PING now (unless it is in its pause after a failure); returns sq_cache_up.
+bool sq_cache_ping (sq_cache_t *self);
 
 //  Computes a value: packs exactly one msgpack value into pk. Returns 0 or -1 with err.
 typedef int (sq_cache_compute_fn) (void *arg, msgpack_packer *pk, sq_error_t *err);

@@ -138,6 +138,20 @@ sq_cache_set (sq_cache_t *self, const char *key, const void *value, size_t size,
         freeReplyObject (reply);
 }
 
+bool
+sq_cache_ping (sq_cache_t *self)
+{
+    redisContext *redis = s_connect (self);
+    if (!redis)
+        return false;
+    redisReply *reply = redisCommand (redis, "PING");
+    if (!reply)
+        s_fail (self, "ping");
+    else
+        freeReplyObject (reply);
+    return self->up;
+}
+
 void
 sq_cache_del (sq_cache_t *self, const char *key)
 {

@@ -249,7 +249,7 @@ s_health (sq_ctx_t *ctx)
     sq_pack_kv_int (ctx->pk, "uptime_ms", sq_clock_ms () - self->started_ms);
     sq_pack_kv_uint (ctx->pk, "handled", atomic_load (&self->handled));
     sq_pack_kv_int (ctx->pk, "concurrency", self->concurrency);
-    sq_pack_kv_str (ctx->pk, "redis", sq_cache_up (ctx->cache) ? "up" : "down");
+    sq_pack_kv_str (ctx->pk, "redis", sq_cache_ping (ctx->cache) ? "up" : "down");
     sq_pack_str (ctx->pk, "stream");
     msgpack_pack_map (ctx->pk, 4);
     sq_pack_kv_str (ctx->pk, "name", self->name);

@@ -11,7 +11,8 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
-#define SQ_DB_PARAMS_MAX 64 //  most parameters one statement may take
+#define SQ_DB_PARAMS_MAX 64  //  most parameters one statement may take
+#define SQ_DB_DEFERRED_MAX 32 //  statements waiting to ride along with the next one
 
 typedef struct sq_db sq_db_t;
 
@@ -35,6 +36,16 @@ PGresult *sq_db_query_bin (sq_db_t *self, const char *sql, int count,
 //  Runs a statement and discards its rows. Returns 0 or -1 with err set.
 int sq_db_exec (sq_db_t *self, const char *sql, int count, const char *const *params,
                 sq_error_t *err);
+
+//  Queues a statement whose result the caller does not need (SAVEPOINT, RELEASE, an outbox
+//  INSERT): it is sent together with the next statement run on this connection, in one
+//  round trip (libpq pipeline mode), and a failure is reported by that statement. Parameters
+//  are copied. Returns 0, or -1 with err set when the queue was full and flushing it failed.
+int sq_db_defer (sq_db_t *self, const char *sql, int count, const char *const *params,
+                 const int *lengths, const int *formats, sq_error_t *err);
+
+//  Sends what was deferred, if anything. Returns 0 or -1 with err set.
+int sq_db_flush (sq_db_t *self, sq_error_t *err);
 
 //  Transaction control; each returns 0 or -1 with err set.
 int sq_db_begin (sq_db_t *self, sq_error_t *err);

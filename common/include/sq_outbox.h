@@ -24,7 +24,8 @@
 
 //  Appends one event to schema.outbox in the caller's open transaction. env gives id, type,
 //  div, at, actor, corr, cause (seq is ignored); data is the raw msgpack of the data map.
-//  Returns 0 or -1 with err set.
+//  The INSERT is deferred (sq_db_defer): it is sent with the transaction's next statement,
+//  at the latest its COMMIT, which reports a failure. Returns 0 or -1 with err set.
 int sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
                       const void *data, size_t data_size, sq_error_t *err);
 

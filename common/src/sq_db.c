@@ -18,8 +18,19 @@ typedef struct {
     char name[16]; //  its name on the server
 } s_statement_t;
 
+//  A statement waiting to be sent with the next one; owns copies of everything.
+typedef struct {
+    char *sql;                        //  statement text
+    int count;                        //  parameters
+    char *params[SQ_DB_PARAMS_MAX];   //  copies (NULL = SQL NULL)
+    int lengths[SQ_DB_PARAMS_MAX];    //  bytes of binary parameters
+    int formats[SQ_DB_PARAMS_MAX];    //  1 = binary
+} s_deferred_t;
+
 struct sq_db {
     PGconn *conn;                                   //  the connection; reset on loss
+    s_deferred_t deferred[SQ_DB_DEFERRED_MAX];      //  waiting for the next statement
+    int deferred_count;
     s_statement_t statements[SQ_DB_STATEMENTS_MAX]; //  open-addressed by hash
     int prepared;                                   //  slots in use
 };
@@ -47,6 +58,18 @@ sq_db_new (const char *conninfo, char *why, size_t why_size)
     return self;
 }
 
+static void
+s_deferred_clear (sq_db_t *self)
+{
+    for (int d = 0; d < self->deferred_count; d++) {
+        s_deferred_t *entry = &self->deferred[d];
+        free (entry->sql);
+        for (int i = 0; i < entry->count; i++)
+            free (entry->params[i]);
+    }
+    self->deferred_count = 0;
+}
+
 //  Forgets every prepared statement (the server forgot them with the old connection).
 static void
 s_statements_clear (sq_db_t *self)
@@ -64,6 +87,7 @@ sq_db_destroy (sq_db_t **self_p)
     assert (self_p);
     if (*self_p) {
         s_statements_clear (*self_p);
+        s_deferred_clear (*self_p);
         PQfinish ((*self_p)->conn);
         free (*self_p);
         *self_p = NULL;
@@ -144,11 +168,84 @@ s_statement (sq_db_t *self, const char *sql, int count)
     return NULL;
 }
 
+//  Sends one statement in pipeline mode, prepared when it was prepared before entering.
+static int
+s_send (sq_db_t *self, const char *name, const char *sql, int count, const char *const *params,
+        const int *lengths, const int *formats)
+{
+    return name ? PQsendQueryPrepared (self->conn, name, count, params, lengths, formats, 0)
+                : PQsendQueryParams (self->conn, sql, count, NULL, params, lengths, formats, 0);
+}
+
+//  Runs the deferred statements and then sql (when not NULL) in one pipeline: one round
+//  trip. Returns sql's result, or NULL with err set when anything failed (the first failure
+//  is reported). With sql NULL, returns a dummy non-NULL marker on success.
+static PGresult *
+s_pipeline (sq_db_t *self, const char *sql, int count, const char *const *params,
+            const int *lengths, const int *formats, sq_error_t *err)
+{
+    int total = self->deferred_count + (sql ? 1 : 0);
+    const char *names[SQ_DB_DEFERRED_MAX + 1];
+    //  Statements are prepared before the pipeline starts: PQprepare is synchronous.
+    for (int d = 0; d < self->deferred_count; d++)
+        names[d] = s_statement (self, self->deferred[d].sql, self->deferred[d].count);
+    if (sql)
+        names[total - 1] = s_statement (self, sql, count);
+    int sent = PQenterPipelineMode (self->conn);
+    for (int d = 0; d < self->deferred_count && sent; d++) {
+        s_deferred_t *e = &self->deferred[d];
+        sent = s_send (self, names[d], e->sql, e->count, (const char *const *) e->params,
+                       e->lengths, e->formats);
+    }
+    if (sent && sql)
+        sent = s_send (self, names[total - 1], sql, count, params, lengths, formats);
+    sent = sent && PQpipelineSync (self->conn);
+    PGresult *last = NULL;
+    bool failed = !sent;
+    if (!sent)
+        sq_db_error (self->conn, NULL, "send statements", err);
+    //  Results come query by query, each followed by NULL, then the sync marker.
+    for (int index = 0, nulls = 0; sent && nulls <= total + 1;) {
+        PGresult *res = PQgetResult (self->conn);
+        if (!res) {
+            index++, nulls++;
+            if (PQstatus (self->conn) != CONNECTION_OK)
+                break;
+            continue;
+        }
+        ExecStatusType status = PQresultStatus (res);
+        if (status == PGRES_PIPELINE_SYNC) {
+            PQclear (res);
+            break;
+        }
+        bool ok = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+        if (!ok && !failed && status != PGRES_PIPELINE_ABORTED) {
+            sq_db_error (self->conn, res, "run query", err);
+            failed = true;
+        }
+        if (ok && sql && index == total - 1 && !last)
+            last = res;
+        else
+            PQclear (res);
+    }
+    PQexitPipelineMode (self->conn);
+    s_deferred_clear (self);
+    if (failed || (sql && !last)) {
+        if (!failed)
+            sq_db_error (self->conn, NULL, "run query", err);
+        PQclear (last);
+        return NULL;
+    }
+    return sql ? last : (PGresult *) self; //  marker only, never used as a result
+}
+
 PGresult *
 sq_db_query_bin (sq_db_t *self, const char *sql, int count, const char *const *params,
                  const int *lengths, const int *formats, sq_error_t *err)
 {
     assert (self && sql && count <= SQ_DB_PARAMS_MAX);
+    if (self->deferred_count)
+        return s_pipeline (self, sql, count, params, lengths, formats, err);
     const char *name = s_statement (self, sql, count);
     PGresult *res = name ? PQexecPrepared (self->conn, name, count, params, lengths, formats, 0)
                          : PQexecParams (self->conn, sql, count, NULL, params, lengths, formats,
@@ -161,6 +258,36 @@ sq_db_query_bin (sq_db_t *self, const char *sql, int count, const char *const *p
     sq_log_debug ("query failed", "sql=\"%.60s\"", sql);
     PQclear (res);
     return NULL;
+}
+
+int
+sq_db_flush (sq_db_t *self, sq_error_t *err)
+{
+    if (!self->deferred_count)
+        return 0;
+    return s_pipeline (self, NULL, 0, NULL, NULL, NULL, err) ? 0 : -1;
+}
+
+int
+sq_db_defer (sq_db_t *self, const char *sql, int count, const char *const *params,
+             const int *lengths, const int *formats, sq_error_t *err)
+{
+    assert (count <= SQ_DB_PARAMS_MAX);
+    if (self->deferred_count == SQ_DB_DEFERRED_MAX && sq_db_flush (self, err))
+        return -1;
+    s_deferred_t *entry = &self->deferred[self->deferred_count++];
+    entry->sql = strdup (sql);
+    entry->count = count;
+    for (int i = 0; i < count; i++) {
+        bool binary = formats && formats[i] == 1;
+        size_t size = !params[i] ? 0 : binary ? (size_t) lengths[i] : strlen (params[i]) + 1;
+        entry->params[i] = params[i] ? malloc (size ? size : 1) : NULL;
+        if (params[i])
+            memcpy (entry->params[i], params[i], size);
+        entry->lengths[i] = lengths ? lengths[i] : 0;
+        entry->formats[i] = formats ? formats[i] : 0;
+    }
+    return 0;
 }
 
 PGresult *
@@ -196,6 +323,7 @@ sq_db_commit (sq_db_t *self, sq_error_t *err)
 void
 sq_db_rollback (sq_db_t *self)
 {
+    s_deferred_clear (self); //  whatever waited belongs to the transaction rolled back
     PGresult *res = PQexecParams (self->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
     PQclear (res);
 }
@@ -207,6 +335,7 @@ sq_db_alive (sq_db_t *self)
         return true;
     sq_log_warn ("database connection lost, reconnecting", NULL);
     s_statements_clear (self);
+    s_deferred_clear (self);
     PQreset (self->conn);
     return PQstatus (self->conn) == CONNECTION_OK;
 }

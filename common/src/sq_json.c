@@ -307,7 +307,7 @@ static int
 s_parse_number (s_parser_t *p)
 {
     size_t start = p->pos;
-    bool integer;
+    bool integer = false;
     if (s_scan_number (p, &integer)) return -1;
     size_t size = p->pos - start;
     if (size > SQ_JSON_NUMBER_MAX) {

@@ -146,8 +146,8 @@ static int
 s_apply_file (sq_db_t *db, const char *schema, const char *track, const char *dir,
               const char *name, sq_error_t *err)
 {
-    char path[1024];
-    snprintf (path, sizeof path, "%s/%s", dir, name);
+    char path[2048];
+    snprintf (path, sizeof path, "%.1000s/%.1000s", dir, name);
     char *sql = s_read_file (path, err);
     if (!sql)
         return -1;

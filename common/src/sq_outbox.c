@@ -19,6 +19,7 @@
 
 //  Columns the relay and events.since read, in this order.
 #define S_EVENT_COLUMNS "event_id, seq, type, div, at, actor, corr, cause, data"
+#define S_EVENT_COLUMNS_O "event_id, o.seq, o.type, o.div, o.at, o.actor, o.corr, o.cause, o.data"
 
 int
 sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
@@ -33,11 +34,7 @@ sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
                             env->cause, data};
     int lengths[] = {0, 0, 0, 0, 0, 0, 0, (int) data_size};
     int formats[] = {0, 0, 0, 0, 0, 0, 0, 1};
-    PGresult *res = sq_db_query_bin (db, sql, 8, params, lengths, formats, err);
-    if (!res)
-        return -1;
-    PQclear (res);
-    return 0;
+    return sq_db_defer (db, sql, 8, params, lengths, formats, err);
 }
 
 int
@@ -46,7 +43,7 @@ sq_outbox_notify (sq_db_t *db, const char *schema, sq_error_t *err)
     char channel[128];
     snprintf (channel, sizeof channel, "shequ_outbox_%s", schema);
     const char *params[] = {channel};
-    return sq_db_exec (db, "SELECT pg_notify($1, '')", 1, params, err);
+    return sq_db_defer (db, "SELECT pg_notify($1, '')", 1, params, NULL, NULL, err);
 }
 
 //  Packs one envelope from a row of S_EVENT_COLUMNS; *env gets its fields.
@@ -158,14 +155,21 @@ sq_relay_new (const char *conninfo, const char *schema, const char *stream,
     //  NB: row_number over (xid, id) gives seq in the order transactions took their ids;
     //  only rows whose transaction is older than the oldest one still running are taken,
     //  so no transaction can later commit a row that belongs before them.
+    //  One statement stamps, advances the stream and returns the stamped rows to publish.
+    //  Only this relay writes seq and last_seq (it holds the advisory lock), so reading
+    //  last_seq in the same statement is safe.
     snprintf (self->sql_stamp, sizeof self->sql_stamp,
               "WITH pick AS (SELECT id, row_number () OVER (ORDER BY xid, id) AS rn"
               " FROM %s.outbox WHERE seq IS NULL"
               " AND xid < pg_snapshot_xmin (pg_current_snapshot ())"
-              " ORDER BY xid, id LIMIT %d)"
-              " UPDATE %s.outbox o SET seq = $1::bigint + pick.rn FROM pick"
-              " WHERE o.id = pick.id RETURNING o.seq",
-              schema, SQ_RELAY_BATCH_MAX, schema);
+              " ORDER BY xid, id LIMIT %d),"
+              " base AS (SELECT last_seq FROM %s.stream WHERE name = $1),"
+              " stamped AS (UPDATE %s.outbox o SET seq = base.last_seq + pick.rn"
+              " FROM pick, base WHERE o.id = pick.id RETURNING o." S_EVENT_COLUMNS_O "),"
+              " bump AS (UPDATE %s.stream SET last_seq = last_seq + (SELECT count (*) FROM pick)"
+              " WHERE name = $1 AND EXISTS (SELECT 1 FROM pick))"
+              " SELECT * FROM stamped ORDER BY seq",
+              schema, SQ_RELAY_BATCH_MAX, schema, schema, schema);
     snprintf (self->sql_fetch, sizeof self->sql_fetch,
               "SELECT " S_EVENT_COLUMNS " FROM %s.outbox WHERE seq IS NOT NULL"
               " AND NOT published ORDER BY seq LIMIT %d", schema, SQ_RELAY_BATCH_MAX);
@@ -227,63 +231,11 @@ s_relay_acquire (sq_relay_t *self)
     return 1;
 }
 
-//  Stamps seq on the rows that are safe to order, in one transaction with the stream row
-//  locked. Returns rows stamped, or -1.
-static int
-s_relay_stamp (sq_relay_t *self, sq_error_t *err)
+//  Publishes rows of S_EVENT_COLUMNS in their order; remembers the last seq sent.
+static void
+s_relay_send (sq_relay_t *self, PGresult *res)
 {
-    char sql[SQ_SQL_MAX];
-    snprintf (sql, sizeof sql, "SELECT last_seq FROM %s.stream WHERE name = $1 FOR UPDATE",
-              self->schema);
-    const char *stream[] = {self->stream};
-    if (sq_db_begin (self->db, err))
-        return -1;
-    PGresult *res = sq_db_query (self->db, sql, 1, stream, err);
-    if (!res || PQntuples (res) != 1) {
-        PQclear (res);
-        sq_db_rollback (self->db);
-        return -1;
-    }
-    char last[24];
-    snprintf (last, sizeof last, "%s", PQgetvalue (res, 0, 0));
-    PQclear (res);
-    const char *base[] = {last};
-    res = sq_db_query (self->db, self->sql_stamp, 1, base, err);
-    int stamped = res ? PQntuples (res) : -1;
-    PQclear (res);
-    if (stamped > 0) {
-        char next[24];
-        snprintf (next, sizeof next, "%lld", strtoll (last, NULL, 10) + stamped);
-        const char *update[] = {next, self->stream};
-        snprintf (sql, sizeof sql, "UPDATE %s.stream SET last_seq = $1::bigint WHERE name = $2",
-                  self->schema);
-        if (sq_db_exec (self->db, sql, 2, update, err))
-            stamped = -1;
-    }
-    if (stamped >= 0 && self->sent_upto) {
-        char upto[24];
-        snprintf (upto, sizeof upto, "%" PRIu64, self->sent_upto);
-        const char *mark[] = {upto};
-        if (sq_db_exec (self->db, self->sql_mark, 1, mark, err))
-            stamped = -1;
-    }
-    if (stamped < 0 || sq_db_commit (self->db, err)) {
-        sq_db_rollback (self->db);
-        return -1;
-    }
-    self->sent_upto = 0;
-    return stamped;
-}
-
-//  Publishes stamped, unpublished rows in seq order. Returns rows sent, or -1.
-static int
-s_relay_publish (sq_relay_t *self, sq_error_t *err)
-{
-    PGresult *res = sq_db_query (self->db, self->sql_fetch, 0, NULL, err);
-    if (!res)
-        return -1;
-    int rows = PQntuples (res);
-    for (int i = 0; i < rows; i++) {
+    for (int i = 0; i < PQntuples (res); i++) {
         msgpack_sbuffer buf;
         msgpack_sbuffer_init (&buf);
         msgpack_packer pk;
@@ -302,6 +254,47 @@ s_relay_publish (sq_relay_t *self, sq_error_t *err)
         self->sent_upto = strtoull (PQgetvalue (res, i, 1), NULL, 10);
         atomic_fetch_add (&self->published, 1);
     }
+}
+
+//  Stamps seq on the rows that are safe to order and commits, in two round trips (BEGIN,
+//  the published mark and the stamp go in one pipeline). Returns the stamped rows to
+//  publish (the caller clears them), or NULL with err set.
+static PGresult *
+s_relay_stamp (sq_relay_t *self, sq_error_t *err)
+{
+    const char *stream[] = {self->stream};
+    char upto[24];
+    snprintf (upto, sizeof upto, "%" PRIu64, self->sent_upto);
+    const char *mark[] = {upto};
+    //  NB: the stamp needs no flush of its own. A row becomes stampable only when every
+    //  transaction that could commit a row ordered before it (by xid, id) has ended, so
+    //  the stamped rows are always a prefix of that order and seq is a function of the
+    //  committed rows alone. If a crash loses this commit, the next relay stamps the same
+    //  rows with the same seq. Not waiting for the WAL flush here spares one fsync per round.
+    if (sq_db_defer (self->db, "BEGIN", 0, NULL, NULL, NULL, err)
+        || sq_db_defer (self->db, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, NULL, err)
+        || (self->sent_upto && sq_db_defer (self->db, self->sql_mark, 1, mark, NULL, NULL, err)))
+        return NULL;
+    PGresult *res = sq_db_query (self->db, self->sql_stamp, 1, stream, err);
+    if (!res || sq_db_commit (self->db, err)) {
+        PQclear (res);
+        sq_db_rollback (self->db);
+        return NULL;
+    }
+    self->sent_upto = 0;
+    return res;
+}
+
+//  Publishes rows stamped but never marked published: a relay that died between the two
+//  left them. Run once when this relay takes over. Returns rows sent, or -1.
+static int
+s_relay_leftovers (sq_relay_t *self, sq_error_t *err)
+{
+    PGresult *res = sq_db_query (self->db, self->sql_fetch, 0, NULL, err);
+    if (!res)
+        return -1;
+    int rows = PQntuples (res);
+    s_relay_send (self, res);
     PQclear (res);
     return rows;
 }
@@ -325,16 +318,18 @@ static int
 s_relay_round (sq_relay_t *self)
 {
     sq_error_t err;
-    int stamped = s_relay_stamp (self, &err);
-    int sent = stamped >= 0 ? s_relay_publish (self, &err) : -1;
-    if (stamped < 0 || sent < 0) {
+    PGresult *res = s_relay_stamp (self, &err);
+    if (!res) {
         sq_log_warn ("relay lost its database connection", "stream=%s error=\"%s\"",
                      self->stream, err.message);
         return -1;
     }
-    if (stamped > 0 || sent > 0)
+    int stamped = PQntuples (res);
+    s_relay_send (self, res);
+    PQclear (res);
+    if (stamped > 0)
         return 0; //  more may be waiting: go again at once
-    PGresult *res = sq_db_query (self->db, self->sql_waiting, 0, NULL, &err);
+    res = sq_db_query (self->db, self->sql_waiting, 0, NULL, &err);
     bool waiting = res && strcmp (PQgetvalue (res, 0, 0), "t") == 0;
     PQclear (res);
     s_relay_wait (self, waiting ? SQ_RELAY_BUSY_POLL_MS : self->poll_ms);
@@ -348,6 +343,9 @@ s_relay_thread (void *arg)
     while (!atomic_load (&self->stop)) {
         if (!atomic_load (&self->active)) {
             int held = s_relay_acquire (self);
+            sq_error_t err;
+            if (held == 1 && s_relay_leftovers (self, &err) < 0)
+                held = -1, sq_db_destroy (&self->db);
             if (held == 1) {
                 atomic_store (&self->active, true);
                 sq_log_info ("relay active", "stream=%s schema=%s", self->stream, self->schema);

@@ -335,7 +335,7 @@ s_undo (sq_db_t *db, bool savepoint, sq_error_t *err)
     if (savepoint)
         return sq_db_exec (db, "ROLLBACK TO SAVEPOINT command", 0, NULL, err);
     sq_db_rollback (db);
-    return sq_db_begin (db, err);
+    return sq_db_defer (db, "BEGIN", 0, NULL, NULL, NULL, err);
 }
 
 //  Runs one command, under a savepoint when it shares its transaction with others (a
@@ -345,12 +345,13 @@ static int
 s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, bool savepoint)
 {
     sq_error_t err = {0};
-    if (savepoint && sq_db_exec (db, "SAVEPOINT command", 0, NULL, &err))
+    //  Deferred: the savepoint rides along with the command's first statement.
+    if (savepoint && sq_db_defer (db, "SAVEPOINT command", 0, NULL, NULL, NULL, &err))
         return -1;
     int found = item->idem[0] ? s_idem_lookup (db, self->schema, item, &err) : 0;
     if (found)
-        return found < 0 || (savepoint && sq_db_exec (db, "RELEASE SAVEPOINT command", 0, NULL,
-                                                      &err)) ? -1 : 0;
+        return found < 0 || (savepoint && sq_db_defer (db, "RELEASE SAVEPOINT command", 0, NULL,
+                                                       NULL, NULL, &err)) ? -1 : 0;
     char request_id[SQ_ID_SIZE];
     sq_id_new (request_id);
     msgpack_sbuffer result;
@@ -385,7 +386,7 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, b
         s_reply_error (item, &err);
         ctx.events = 0;
     }
-    if (savepoint && sq_db_exec (db, "RELEASE SAVEPOINT command", 0, NULL, &err))
+    if (savepoint && sq_db_defer (db, "RELEASE SAVEPOINT command", 0, NULL, NULL, NULL, &err))
         return -1;
     return ctx.events;
 }
@@ -402,7 +403,11 @@ s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *it
         undecided += !items[i].answered;
     if (undecided == 0)
         return;
-    int rc = (*db_p && sq_db_alive (*db_p)) ? sq_db_begin (*db_p, &err) : -1;
+    //  BEGIN, savepoints, releases, outbox rows and NOTIFY are deferred: each is sent with
+    //  the next statement that needs an answer, so a command costs the round trips of its
+    //  own queries and the batch one more for COMMIT (sq_db_defer).
+    int rc = (*db_p && sq_db_alive (*db_p))
+                 ? sq_db_defer (*db_p, "BEGIN", 0, NULL, NULL, NULL, &err) : -1;
     for (int i = 0; i < count && rc == 0; i++) {
         if (items[i].answered)
             continue;
@@ -440,6 +445,7 @@ typedef struct {
     s_item_t *items;           //  the batch being collected
     sq_db_t *db;               //  the thread's connection (NULL while PostgreSQL is away)
     sq_cache_t *cache;         //  Redis cache
+    int last_batch;            //  requests in the previous batch
 } s_thread_t;
 
 static void
@@ -451,14 +457,14 @@ s_item_reset (s_item_t *item)
     memset (item, 0, sizeof *item);
 }
 
-//  Takes whatever requests are waiting on the sockets. Returns how many.
+//  Takes whatever requests are waiting on the sockets, after the count already taken.
+//  Returns the new count.
 static int
-s_collect (sq_service_t *self, s_thread_t *t, int timeout_ms)
+s_collect (sq_service_t *self, s_thread_t *t, int timeout_ms, int count)
 {
     int n = self->concurrency;
-    int count = 0;
     if (zmq_poll (t->poll, n, timeout_ms) <= 0)
-        return 0;
+        return count;
     for (int i = 0; i < n && count < n; i++) {
         if (!(t->poll[i].revents & ZMQ_POLLIN))
             continue;
@@ -522,9 +528,16 @@ s_worker_thread (void *arg)
     int tick_ms = sq_mdp_heartbeat_ms () / 2;
     int64_t next_tick = 0;
     while (!atomic_load (&self->stop)) {
-        int count = s_collect (self, &t, tick_ms > 100 ? 100 : tick_ms);
+        int count = s_collect (self, &t, tick_ms > 100 ? 100 : tick_ms, 0);
+        //  Concurrent clients send their next requests while the last batch's replies are
+        //  still arriving: when the last batch was larger, wait a moment for the rest so
+        //  they share this batch's commit. A lone client never waits.
+        if (count && count < t.last_batch)
+            count = s_collect (self, &t, SQ_BATCH_WAIT_MS, count);
         if (count)
             s_handle_batch (self, &t, count);
+        if (count)
+            t.last_batch = count;
         if (sq_clock_ms () >= next_tick) {
             for (int i = 0; i < n; i++)
                 sq_mdp_worker_tick (t.workers[i]);

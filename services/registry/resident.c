@@ -110,8 +110,17 @@ s_read_registration (sq_ctx_t *ctx, s_registration_t *r)
         return sq_error_set (&ctx->err, SQ_ERR_INVALID, "name", "name is empty");
     if (raw_phone[0] && registry_phone_check (raw_phone, r->phone, &ctx->err))
         return -1;
-    if (registry_require_community (ctx, r->community, "community")
-        || (r->grid[0] && registry_require_grid (ctx, r->grid, r->community))
+    //  The community's existence is checked by the INSERT itself (one round trip less on
+    //  the platform's busiest command); its form and the actor's scope are checked here.
+    if (!sq_is_digits (r->community, 12))
+        return sq_error_set (&ctx->err, SQ_ERR_INVALID, "community",
+                             "community must be a 12-digit community code");
+    if (sq_ctx_require_scope (ctx, r->community, "community"))
+        return -1;
+    if ((r->grid[0] || r->household[0])
+        && registry_require_community (ctx, r->community, "community"))
+        return -1;
+    if ((r->grid[0] && registry_require_grid (ctx, r->grid, r->community))
         || (r->household[0] && s_require_household (ctx, r->household, r->community)))
         return -1;
     return 0;
@@ -150,9 +159,10 @@ s_insert (sq_ctx_t *ctx, const s_registration_t *r, const char *id, char *id_mas
         ctx->db,
         "INSERT INTO registry.resident (id, community, grid, household, id_index, id_sealed,"
         " id_masked, name, sex, birth_date, residency, phone_sealed, phone_masked,"
-        " party_member, care_groups, registered_at, updated_at) VALUES ($1, $2, $3, $4, $5,"
+        " party_member, care_groups, registered_at, updated_at) SELECT $1, d.code, $3, $4, $5,"
         " $6, $7, $8, $9, $10::date, $11, $12, $13, $14::boolean, $15::text[], $16::bigint,"
-        " $16::bigint) ON CONFLICT (id_index) DO NOTHING RETURNING id",
+        " $16::bigint FROM registry.division d WHERE d.code = $2 AND d.level = 'community'"
+        " ON CONFLICT (id_index) DO NOTHING RETURNING id",
         16, params, lengths, formats, &ctx->err) : NULL;
     free (id_sealed);
     free (phone_sealed);
@@ -161,6 +171,9 @@ s_insert (sq_ctx_t *ctx, const s_registration_t *r, const char *id, char *id_mas
                                                   "could not seal the identity number");
     int inserted = PQntuples (res) == 1;
     PQclear (res);
+    //  Nothing inserted: either the community is not one, or the person is registered.
+    if (!inserted && registry_require_community (ctx, r->community, "community"))
+        return -1;
     if (!inserted)
         return sq_error_set (&ctx->err, SQ_ERR_CONFLICT, "id_number",
                              "could not register resident: identity number %s is already"

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,6 +220,7 @@ s_redis_start (int port)
     snprintf (port_text, sizeof port_text, "%d", port);
     pid_t pid = fork ();
     if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL); //  never outlive the test
         freopen ("/dev/null", "w", stdout);
         execlp ("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", (char *) NULL);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -155,6 +156,8 @@ sq_test_spawn (const char *binary, const char *log_name, const char *const *env)
         mkdir (log_dir, 0755);
     pid_t pid = fork ();
     if (pid == 0) {
+        //  A test that fails half-way must not leave services behind.
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
         for (int i = 0; env && env[i]; i++)
             putenv ((char *) env[i]);
         int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);

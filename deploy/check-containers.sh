@@ -152,7 +152,7 @@ fi
 # ---- 4. runtime libraries -------------------------------------------------------------------------
 # Packages the runtime stage installs, and those every Debian image has.
 runtime_packages=$(sed -n '/^FROM .* AS runtime/,$p' "$DOCKERFILE" \
-    | sed -n '/apt-get install/,/rm -rf/p' | tr ' \\' '\n\n' | grep -E '^lib' | sort -u)
+    | sed -n '/apt-get install/,/rm -rf/p' | tr -c 'a-z0-9.+\n-' '\n' | grep -E '^lib' | sort -u)
 base_packages="libc6 libgcc-s1 libstdc++6"
 if [[ -d $ROOT/build/bin ]] && command -v readelf >/dev/null && command -v dpkg >/dev/null; then
     while read -r binary; do

@@ -242,12 +242,14 @@ s_health (sq_ctx_t *ctx)
     int fields = 0;
     if (self->config.health)
         self->config.health (self->config.state, &extra_pk, &fields);
-    msgpack_pack_map (ctx->pk, (size_t) (8 + fields));
+    msgpack_pack_map (ctx->pk, (size_t) (9 + fields));
     sq_pack_kv_str (ctx->pk, "service", self->name);
     sq_pack_kv_str (ctx->pk, "status", "ok");
     sq_pack_kv_str (ctx->pk, "replica", replica);
     sq_pack_kv_int (ctx->pk, "uptime_ms", sq_clock_ms () - self->started_ms);
     sq_pack_kv_uint (ctx->pk, "handled", atomic_load (&self->handled));
+    //  Commands per commit shows how well concurrent commands share their commits.
+    sq_pack_kv_uint (ctx->pk, "commits", atomic_load (&self->batches));
     sq_pack_kv_int (ctx->pk, "concurrency", self->concurrency);
     sq_pack_kv_str (ctx->pk, "redis", sq_cache_ping (ctx->cache) ? "up" : "down");
     sq_pack_str (ctx->pk, "stream");

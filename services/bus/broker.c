@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,8 +109,12 @@ s_socket_bind (const bus_config_t *config, int type, int hwm, const char *endpoi
 static int
 s_pipe_open (bus_t *self)
 {
+    //  NB: a counter, not the address: a bus freed and another allocated at the same place
+    //  would find the old name still bound until ZeroMQ's reaper has closed the socket.
+    static atomic_uint s_pipes;
     char endpoint[BUS_ENDPOINT_MAX];
-    snprintf (endpoint, sizeof endpoint, "inproc://shequ-bus-%p", (void *) self);
+    snprintf (endpoint, sizeof endpoint, "inproc://shequ-bus-%d-%u", (int) getpid (),
+              atomic_fetch_add (&s_pipes, 1));
     self->pipe_back = zmq_socket (sq_zmq_context (), ZMQ_PAIR);
     self->pipe_front = zmq_socket (sq_zmq_context (), ZMQ_PAIR);
     if (!self->pipe_back || !self->pipe_front || zmq_bind (self->pipe_back, endpoint)

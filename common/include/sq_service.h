@@ -22,6 +22,8 @@
 #define SQ_ROLE_MAX 32               //  longest role name
 #define SQ_CONCURRENCY_DEFAULT 16    //  SHEQU_WORKER_CONCURRENCY: worker sockets per process
 #define SQ_CONCURRENCY_MAX 256
+#define SQ_WORKER_THREADS_DEFAULT 1  //  SHEQU_WORKER_THREADS: threads, each with a connection
+#define SQ_WORKER_THREADS_MAX 16
 #define SQ_BATCH_WAIT_MS 1           //  wait for stragglers when the last batch was larger
 
 //  Who asks (DESIGN.md "Commands"): scope "" is the whole platform.

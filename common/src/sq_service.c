@@ -34,10 +34,11 @@ struct sq_service {
     char commands_endpoint[256];  //  bus ROUTER
     char events_in[256];          //  bus XSUB
     char conninfo[1024];          //  libpq connection string
-    int concurrency;              //  worker sockets
+    int concurrency;              //  worker sockets, over all worker threads
+    int thread_count;             //  worker threads, each with its own connection
     sq_relay_t *relay;            //  outbox relay (one active per stream across replicas)
-    pthread_t thread;             //  worker thread
-    bool started;                 //  thread created
+    pthread_t threads[SQ_WORKER_THREADS_MAX]; //  worker threads
+    int started;                  //  threads created
     atomic_bool stop;             //  asks the worker thread to end
     int64_t started_ms;           //  monotonic start time
     atomic_uint_fast64_t handled; //  commands answered
@@ -94,6 +95,10 @@ sq_service_new (const sq_service_config_t *config)
                             ? config->concurrency
                             : (int) sq_config_int ("SHEQU_WORKER_CONCURRENCY",
                                                    SQ_CONCURRENCY_DEFAULT, 1, SQ_CONCURRENCY_MAX);
+    self->thread_count = (int) sq_config_int ("SHEQU_WORKER_THREADS", SQ_WORKER_THREADS_DEFAULT,
+                                              1, SQ_WORKER_THREADS_MAX);
+    if (self->thread_count > self->concurrency)
+        self->thread_count = self->concurrency;
     return self;
 }
 
@@ -218,7 +223,8 @@ s_decode (sq_service_t *self, s_item_t *item, sq_error_t *err)
             return sq_error_set (err, SQ_ERR_INVALID, "cmd", "unknown command %s for service %s",
                                  item->cmd, self->name);
     }
-    s_digest (item);
+    if (item->idem[0])
+        s_digest (item); //  only a remembered reply needs it
     return 0;
 }
 
@@ -440,9 +446,11 @@ s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *it
 
 // ---- worker thread ----------------------------------------------------------------------
 
-//  Holds the worker thread's resources; everything is created and used on that thread.
+//  Holds a worker thread's resources; everything is created and used on that thread.
 typedef struct {
-    sq_mdp_worker_t **workers; //  concurrency sockets
+    sq_service_t *service;     //  the service it works for
+    int sockets;               //  worker sockets of this thread
+    sq_mdp_worker_t **workers; //  its sockets
     zmq_pollitem_t *poll;      //  one entry per worker
     s_item_t *items;           //  the batch being collected
     sq_db_t *db;               //  the thread's connection (NULL while PostgreSQL is away)
@@ -464,7 +472,7 @@ s_item_reset (s_item_t *item)
 static int
 s_collect (sq_service_t *self, s_thread_t *t, int timeout_ms, int count)
 {
-    int n = self->concurrency;
+    int n = t->sockets;
     if (zmq_poll (t->poll, n, timeout_ms) <= 0)
         return count;
     for (int i = 0; i < n && count < n; i++) {
@@ -514,9 +522,10 @@ s_handle_batch (sq_service_t *self, s_thread_t *t, int count)
 static void *
 s_worker_thread (void *arg)
 {
-    sq_service_t *self = arg;
-    s_thread_t t = {0};
-    int n = self->concurrency;
+    s_thread_t t = *(s_thread_t *) arg;
+    free (arg);
+    sq_service_t *self = t.service;
+    int n = t.sockets;
     t.workers = calloc ((size_t) n, sizeof *t.workers);
     t.poll = calloc ((size_t) n, sizeof *t.poll);
     t.items = calloc ((size_t) n, sizeof *t.items);
@@ -577,12 +586,24 @@ sq_service_start (sq_service_t *self)
     self->relay = sq_relay_new (self->conninfo, self->schema, self->name, self->events_in);
     if (sq_relay_start (self->relay))
         return -1;
-    if (pthread_create (&self->thread, NULL, s_worker_thread, self))
-        return -1;
-    self->started = true;
+    //  Several threads, each with its own PostgreSQL connection, let one batch run while
+    //  another waits for its commit; the sockets are shared out between them.
+    for (int i = 0; i < self->thread_count; i++) {
+        s_thread_t *t = calloc (1, sizeof *t);
+        assert (t);
+        t->service = self;
+        t->sockets = self->concurrency / self->thread_count
+                     + (i < self->concurrency % self->thread_count ? 1 : 0);
+        if (pthread_create (&self->threads[i], NULL, s_worker_thread, t)) {
+            free (t);
+            return -1;
+        }
+        self->started++;
+    }
     sq_log_info ("service started", "service=%s schema=%s commands=%s events_in=%s"
-                 " concurrency=%d migrations_applied=%d", self->name, self->schema,
-                 self->commands_endpoint, self->events_in, self->concurrency, applied);
+                 " concurrency=%d threads=%d migrations_applied=%d", self->name, self->schema,
+                 self->commands_endpoint, self->events_in, self->concurrency,
+                 self->thread_count, applied);
     return 0;
 }
 
@@ -594,8 +615,8 @@ sq_service_destroy (sq_service_t **self_p)
     if (!self)
         return;
     atomic_store (&self->stop, true);
-    if (self->started)
-        pthread_join (self->thread, NULL);
+    for (int i = 0; i < self->started; i++)
+        pthread_join (self->threads[i], NULL);
     sq_relay_destroy (&self->relay);
     sq_log_info ("service stopped", "service=%s handled=%" PRIu64, self->name,
                  (uint64_t) atomic_load (&self->handled));

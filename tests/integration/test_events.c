@@ -33,14 +33,7 @@ s_setup (void **state)
     s_registry = sq_test_registry_start (s_bus, s_conninfo);
     s_client = sq_mdp_client_new (bus_endpoint_commands (s_bus));
     s_db = sq_test_db_connect (s_conninfo);
-    char args[1200];
-    const char *shared = getenv ("SHEQU_SHARED_DIR");
-    snprintf (args, sizeof args, "{\"path\":\"%s/data/divisions/divisions.csv\"}",
-              shared ? shared : SQ_SOURCE_DIR "/../shared");
-    sq_test_reply_t *reply = sq_test_call (s_client, "registry", "division.import", args,
-                                           "operator", "", NULL);
-    assert_true (reply->ok);
-    sq_test_reply_destroy (&reply);
+    sq_test_import_divisions (s_client);
     return 0;
 }
 
@@ -58,18 +51,12 @@ s_teardown (void **state)
 static void
 s_register (int n, char *out, size_t out_size)
 {
-    char digits[32];
-    snprintf (digits, sizeof digits, "1101051990%02d%02d%03d", 1 + n % 12, 1 + n % 28,
-              (n / 336) % 1000);
-    digits[17] = 0;
-    static const int weights[] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-    int sum = 0;
-    for (int i = 0; i < 17; i++)
-        sum += (digits[i] - '0') * weights[i];
+    char id_number[19];
+    sq_test_id_number (n, id_number);
     char args[256];
-    snprintf (args, sizeof args, "{\"id_number\":\"%s%c\",\"name\":\"居民%d\",\"community\":\""
-              COMMUNITY "\",\"residency\":\"permanent\",\"phone\":\"13900001111\"}", digits,
-              "10X98765432"[sum % 11], n);
+    snprintf (args, sizeof args, "{\"id_number\":\"%s\",\"name\":\"居民%d\",\"community\":\""
+              COMMUNITY "\",\"residency\":\"permanent\",\"phone\":\"13900001111\"}", id_number,
+              n);
     sq_test_reply_t *reply = sq_test_call (s_client, "registry", "resident.register", args,
                                            "community_staff", COMMUNITY, NULL);
     if (!reply->ok)

@@ -31,23 +31,6 @@
 static const char *s_communities[] = {"131002001007", "131002001010", "131002002002",
                                       "131003001001", "510402001002"};
 
-//  A valid identity number for person n (distinct for n < 10,000,000).
-static void
-s_id_number (int n, char out[19])
-{
-    char digits[32];
-    snprintf (digits, sizeof digits, "130102%04d%02d%02d%03d", 1950 + n % 50, 1 + (n / 50) % 12,
-              1 + (n / 600) % 28, (n / 16800) % 1000);
-    digits[17] = 0;
-    static const int weights[] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-    int sum = 0;
-    for (int i = 0; i < 17; i++)
-        sum += (digits[i] - '0') * weights[i];
-    memcpy (out, digits, 17);
-    out[17] = "10X98765432"[sum % 11];
-    out[18] = 0;
-}
-
 typedef struct {
     const char *commands;        //  bus endpoint
     int first, count;            //  residents this sender registers
@@ -62,7 +45,7 @@ s_sender (void *arg)
     sq_mdp_client_t *client = sq_mdp_client_new (sender->commands);
     for (int n = sender->first; n < sender->first + sender->count; n++) {
         char id_number[19], args[256], idem[32];
-        s_id_number (n, id_number);
+        sq_test_id_number (n, id_number);
         snprintf (args, sizeof args, "{\"id_number\":\"%s\",\"name\":\"居民%d\",\"community\":"
                   "\"%s\",\"residency\":\"registered\"}", id_number, n, s_communities[n % 5]);
         snprintf (idem, sizeof idem, "fault-%d", n);
@@ -142,14 +125,7 @@ test_relay_killed_mid_run_loses_nothing (void **state)
     assert_int_equal (relay, replicas[0]);
     replicas[1] = sq_test_spawn ("shequ-registry", "faults-replica-2",
                                  sq_test_service_env (bus, conninfo));
-    char args[1200];
-    const char *shared = getenv ("SHEQU_SHARED_DIR");
-    snprintf (args, sizeof args, "{\"path\":\"%s/data/divisions/divisions.csv\"}",
-              shared ? shared : SQ_SOURCE_DIR "/../shared");
-    sq_test_reply_t *reply = sq_test_call (client, "registry", "division.import", args,
-                                           "operator", "", NULL);
-    assert_true (reply->ok);
-    sq_test_reply_destroy (&reply);
+    sq_test_import_divisions (client);
 
     sq_sub_t *sub = sq_sub_new (bus_endpoint_events_out (bus), bus_endpoint_commands (bus));
     sq_sub_track (sub, "registry", 0);
@@ -249,7 +225,7 @@ s_round (sq_mdp_client_t *client, sq_db_t *db, int *next, int count)
 {
     for (int i = 0; i < count; i++, (*next)++) {
         char id_number[19], args[256];
-        s_id_number (*next, id_number);
+        sq_test_id_number (*next, id_number);
         snprintf (args, sizeof args, "{\"id_number\":\"%s\",\"name\":\"居民\",\"community\":"
                   "\"131002001007\",\"residency\":\"floating\"}", id_number);
         sq_test_reply_t *reply = sq_test_call (client, "registry", "resident.register", args,
@@ -305,14 +281,7 @@ test_redis_stalled_or_down_never_fails (void **state)
     sq_test_registry_t *registry = sq_test_registry_start (bus, conninfo);
     sq_mdp_client_t *client = sq_mdp_client_new (bus_endpoint_commands (bus));
     sq_db_t *db = sq_test_db_connect (conninfo);
-    char args[1200];
-    const char *shared = getenv ("SHEQU_SHARED_DIR");
-    snprintf (args, sizeof args, "{\"path\":\"%s/data/divisions/divisions.csv\"}",
-              shared ? shared : SQ_SOURCE_DIR "/../shared");
-    sq_test_reply_t *reply = sq_test_call (client, "registry", "division.import", args,
-                                           "operator", "", NULL);
-    assert_true (reply->ok);
-    sq_test_reply_destroy (&reply);
+    sq_test_import_divisions (client);
     int next = 500000;
     s_round (client, db, &next, 10);
     assert_true (s_cached (client, db, address)); //  warm: served from Redis from now on

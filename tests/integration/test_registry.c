@@ -65,9 +65,7 @@ s_setup (void **state)
     s_db = sq_test_db_connect (conninfo);
     s_sub = sq_sub_new (bus_endpoint_events_out (s_bus), bus_endpoint_commands (s_bus));
     sq_sub_track (s_sub, "registry", 0);
-    const char *shared = getenv ("SHEQU_SHARED_DIR");
-    snprintf (s_csv, sizeof s_csv, "%s/data/divisions/divisions.csv",
-              shared ? shared : SQ_SOURCE_DIR "/../shared");
+    snprintf (s_csv, sizeof s_csv, "%s", sq_test_divisions_path ());
     return 0;
 }
 

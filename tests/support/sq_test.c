@@ -1,5 +1,6 @@
 /*  sq_test: what integration tests share (databases, bus, services, calls). */
 #include "sq_test.h"
+#include "identity.h"
 #include "sq_json.h"
 
 #include <errno.h>
@@ -284,4 +285,37 @@ sq_test_int (const msgpack_object *map, const char *key)
     if (value && value->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
         return value->via.i64;
     return INT64_MIN;
+}
+
+const char *
+sq_test_divisions_path (void)
+{
+    static char path[1024];
+    const char *shared = getenv ("SHEQU_SHARED_DIR");
+    snprintf (path, sizeof path, "%s/data/divisions/divisions.csv",
+              shared && *shared ? shared : SQ_SOURCE_DIR "/../shared");
+    return path;
+}
+
+void
+sq_test_import_divisions (sq_mdp_client_t *client)
+{
+    char args[1200];
+    snprintf (args, sizeof args, "{\"path\":\"%s\"}", sq_test_divisions_path ());
+    sq_test_reply_t *reply = sq_test_call (client, "registry", "division.import", args,
+                                           "operator", "", NULL);
+    if (!reply->ok)
+        fail_msg ("division.import failed: %s", reply->message);
+    sq_test_reply_destroy (&reply);
+}
+
+void
+sq_test_id_number (int n, char out[19])
+{
+    char digits[32];
+    snprintf (digits, sizeof digits, "130102%04d%02d%02d%03d", 1950 + n % 50, 1 + (n / 50) % 12,
+              1 + (n / 600) % 28, (n / 16800) % 1000);
+    memcpy (out, digits, 17);
+    out[17] = registry_id_number_check_char (out);
+    out[18] = 0;
 }

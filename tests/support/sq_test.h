@@ -67,6 +67,16 @@ char *sq_test_json (const msgpack_object *o);
 const char *sq_test_str (const msgpack_object *map, const char *key, char *out, size_t size);
 int64_t sq_test_int (const msgpack_object *map, const char *key);
 
+//  The real divisions file beside the project (SHEQU_SHARED_DIR, else ../shared).
+const char *sq_test_divisions_path (void);
+
+//  Imports the real divisions through the registry as operator; fails the test otherwise.
+void sq_test_import_divisions (sq_mdp_client_t *client);
+
+//  A valid identity number for person n (distinct for n below 10,000,000), born 1950-1999
+//  in 130102 (石家庄), with the right check character.
+void sq_test_id_number (int n, char out[19]);
+
 //  Checks an event's envelope and data against the contract of its type under
 //  schemas/events/. Returns 0, or -1 with the reason in why.
 int sq_test_contract_check (const sq_event_t *event, char *why, size_t why_size);

@@ -32,8 +32,10 @@ extern const char *const registry_readers[];
 //  Returns 0 or -1 with ctx->err set (invalid, not_found or forbidden, naming field).
 int registry_require_community (sq_ctx_t *ctx, const char *code, const char *field);
 
-//  Checks that grid exists and belongs to community. Returns 0 or -1 with ctx->err set.
+//  Checks that grid (household) exists and belongs to community. Returns 0 or -1 with
+//  ctx->err set (not_found or invalid, naming the field).
 int registry_require_grid (sq_ctx_t *ctx, const char *grid, const char *community);
+int registry_require_household (sq_ctx_t *ctx, const char *household, const char *community);
 
 //  An event's data map being built: begin, pack the map, then emit.
 typedef struct {

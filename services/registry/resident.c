@@ -50,28 +50,6 @@ s_read_care_groups (sq_ctx_t *ctx, char *out, size_t out_size)
     return 0;
 }
 
-//  Checks that household exists in community.
-static int
-s_require_household (sq_ctx_t *ctx, const char *household, const char *community)
-{
-    const char *params[] = {household};
-    PGresult *res = sq_db_query (ctx->db, "SELECT community FROM registry.household"
-                                 " WHERE id = $1", 1, params, &ctx->err);
-    if (!res)
-        return -1;
-    int found = PQntuples (res) == 1;
-    int same = found && strcmp (PQgetvalue (res, 0, 0), community) == 0;
-    PQclear (res);
-    if (!found)
-        return sq_error_set (&ctx->err, SQ_ERR_NOT_FOUND, "household",
-                             "household %s does not exist", household);
-    if (!same)
-        return sq_error_set (&ctx->err, SQ_ERR_INVALID, "household",
-                             "household %s does not belong to community %s", household,
-                             community);
-    return 0;
-}
-
 //  A registration as read from the arguments.
 typedef struct {
     char id_number[REGISTRY_ID_NUMBER_SIZE];
@@ -121,7 +99,7 @@ s_read_registration (sq_ctx_t *ctx, s_registration_t *r)
         && registry_require_community (ctx, r->community, "community"))
         return -1;
     if ((r->grid[0] && registry_require_grid (ctx, r->grid, r->community))
-        || (r->household[0] && s_require_household (ctx, r->household, r->community)))
+        || (r->household[0] && registry_require_household (ctx, r->household, r->community)))
         return -1;
     return 0;
 }

@@ -64,23 +64,39 @@ registry_require_community (sq_ctx_t *ctx, const char *code, const char *field)
     return sq_ctx_require_scope (ctx, code, field);
 }
 
-int
-registry_require_grid (sq_ctx_t *ctx, const char *grid, const char *community)
+//  Checks that the row of what (grid or household) keyed by id lies in community. The
+//  statements are constants: what is never spliced into SQL.
+static int
+s_require_in_community (sq_ctx_t *ctx, const char *what, const char *sql, const char *id,
+                        const char *community)
 {
-    const char *params[] = {grid};
-    PGresult *res = sq_db_query (ctx->db, "SELECT community FROM registry.grid WHERE code = $1",
-                                 1, params, &ctx->err);
+    const char *params[] = {id};
+    PGresult *res = sq_db_query (ctx->db, sql, 1, params, &ctx->err);
     if (!res)
         return -1;
     int found = PQntuples (res) == 1;
     int same = found && strcmp (PQgetvalue (res, 0, 0), community) == 0;
     PQclear (res);
     if (!found)
-        return sq_error_set (&ctx->err, SQ_ERR_NOT_FOUND, "grid", "grid %s does not exist", grid);
+        return sq_error_set (&ctx->err, SQ_ERR_NOT_FOUND, what, "%s %s does not exist", what, id);
     if (!same)
-        return sq_error_set (&ctx->err, SQ_ERR_INVALID, "grid",
-                             "grid %s does not belong to community %s", grid, community);
+        return sq_error_set (&ctx->err, SQ_ERR_INVALID, what,
+                             "%s %s does not belong to community %s", what, id, community);
     return 0;
+}
+
+int
+registry_require_grid (sq_ctx_t *ctx, const char *grid, const char *community)
+{
+    return s_require_in_community (ctx, "grid", "SELECT community FROM registry.grid"
+                                   " WHERE code = $1", grid, community);
+}
+
+int
+registry_require_household (sq_ctx_t *ctx, const char *household, const char *community)
+{
+    return s_require_in_community (ctx, "household", "SELECT community FROM registry.household"
+                                   " WHERE id = $1", household, community);
 }
 
 void

@@ -324,6 +324,9 @@ void
 sq_db_rollback (sq_db_t *self)
 {
     s_deferred_clear (self); //  whatever waited belongs to the transaction rolled back
+    //  A BEGIN that was only deferred never reached the server: nothing to roll back.
+    if (PQtransactionStatus (self->conn) == PQTRANS_IDLE)
+        return;
     PGresult *res = PQexecParams (self->conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
     PQclear (res);
 }

@@ -389,6 +389,29 @@ test_stats_equal_database_through_cache (void **state)
 }
 
 static void
+test_resident_list_pages_masked (void **state)
+{
+    sq_test_reply_t *reply = s_ok ("resident.list", "{\"division\":\"131002\"}",
+                                   "street_official", "131002");
+    int64_t expected = s_count ("SELECT count(*) FROM registry.resident WHERE status = 'active'"
+                                " AND community LIKE '131002%'");
+    assert_true (expected > 0);
+    assert_int_equal (sq_test_int (reply->result, "total"), expected);
+    const msgpack_object *rows = sq_obj_get (reply->result, "residents");
+    assert_int_equal ((int64_t) rows->via.array.size, expected < 100 ? expected : 100);
+    char text[64];
+    for (uint32_t i = 0; i < rows->via.array.size; i++) {
+        sq_test_str (&rows->via.array.ptr[i], "id_number", text, sizeof text);
+        assert_non_null (strstr (text, "***********")); //  never in clear in a list
+    }
+    sq_test_reply_destroy (&reply);
+    s_fails ("resident.list", "{\"division\":\"1310\"}", "street_official", "131002",
+             "forbidden", "division");
+    s_fails ("resident.list", "{\"division\":\"131002\",\"page\":0}", "operator", "",
+             "invalid", "page");
+}
+
+static void
 test_move_and_leave (void **state)
 {
     char args[256], text[64];
@@ -473,6 +496,7 @@ main (void)
         cmocka_unit_test (test_bad_input_names_the_field),
         cmocka_unit_test (test_records_and_volunteer_stars),
         cmocka_unit_test (test_stats_equal_database_through_cache),
+        cmocka_unit_test (test_resident_list_pages_masked),
         cmocka_unit_test (test_move_and_leave),
         cmocka_unit_test (test_idem_returns_first_reply),
         cmocka_unit_test (test_every_event_keeps_its_contract),

@@ -160,7 +160,9 @@ if [[ -d $ROOT/build/bin ]] && command -v readelf >/dev/null && command -v dpkg 
         [[ -x $path ]] || { skip "$binary is not in build/bin: its libraries were not checked"; continue; }
         missing=""
         for lib in $(readelf -d "$path" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-            file=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+            # NB: awk reads to the end; an early exit would SIGPIPE ldconfig and, with
+            # pipefail and set -e, end this script at random.
+            file=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found { print $NF; found = 1 }')
             package=$(dpkg -S "$(realpath "${file:-/nonexistent}")" 2>/dev/null | head -n 1 | cut -d: -f1 || true)
             [[ -z $package ]] && package=$(dpkg -S "$file" 2>/dev/null | head -n 1 | cut -d: -f1 || true)
             if [[ -z $package ]]; then

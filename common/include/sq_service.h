@@ -14,6 +14,7 @@
 #include "sq_codec.h"
 #include "sq_db.h"
 #include "sq_envelope.h"
+#include "sq_sub.h"
 
 #include <stdbool.h>
 
@@ -24,6 +25,8 @@
 #define SQ_CONCURRENCY_MAX 256
 #define SQ_WORKER_THREADS_DEFAULT 1  //  SHEQU_WORKER_THREADS: threads, each with a connection
 #define SQ_WORKER_THREADS_MAX 16
+#define SQ_CONSUMER_RETRY_MS_MAX 5000  //  longest pause before an event is tried again
+#define SQ_CONSUMER_STANDBY_MS 500     //  a standing-by consumer retries the lock this often
 #define SQ_BATCH_WAIT_MS 1           //  wait for stragglers when the last batch was larger
 
 //  Who asks (DESIGN.md "Commands"): scope "" is the whole platform.
@@ -59,6 +62,20 @@ typedef struct {
     sq_handler_fn *fn;  //  the handler
 } sq_command_t;
 
+//  Applies one event of another service's stream inside ctx's transaction: ctx->cmd is the
+//  event type, ctx->args its data map, ctx->actor the event's actor (role operator, whole
+//  platform), ctx->corr its corr, ctx->request_id its id (the cause of what the handler
+//  emits); ctx->pk takes an optional value that is discarded. Returns 0, or -1 with ctx->err
+//  set: `unavailable` and `internal` are retried (the stream waits), any other code skips
+//  the event for good, with a log line.
+typedef int (sq_event_fn) (sq_ctx_t *ctx, const sq_event_t *event);
+
+typedef struct {
+    const char *src;     //  stream consumed, e.g. "registry"
+    const char *prefix;  //  topics handled, e.g. "registry.resident_" ("" for all)
+    sq_event_fn *fn;     //  the handler
+} sq_consumer_t;
+
 typedef struct {
     const char *name;               //  service and stream name, e.g. "registry"
     const char *schema;             //  PostgreSQL schema it owns
@@ -69,6 +86,11 @@ typedef struct {
     const char *events_in;          //  NULL: SHEQU_EVENTS_IN
     const char *redis;              //  NULL: SHEQU_REDIS
     int concurrency;                //  0: SHEQU_WORKER_CONCURRENCY
+    //  Streams of other services this one applies, terminated by {NULL, NULL, NULL}; NULL
+    //  for none. One replica at a time consumes (advisory lock); each event is applied once,
+    //  in seq order, with its (src, seq) in the inbox in the same transaction.
+    const sq_consumer_t *consumers;
+    const char *events_out;         //  NULL: SHEQU_EVENTS_OUT
     //  Optional: adds service-specific fields to the health map (count them in *fields).
     void (*health) (void *state, msgpack_packer *pk, int *fields);
 } sq_service_config_t;
@@ -84,6 +106,9 @@ void sq_service_destroy (sq_service_t **self_p);
 //  The service's name and schema (borrowed).
 const char *sq_service_name (sq_service_t *self);
 const char *sq_service_schema (sq_service_t *self);
+
+//  True while this replica is the one applying the streams it consumes.
+bool sq_service_consuming (sq_service_t *self);
 
 //  Appends an event to the outbox in the command's transaction: type "<service>.<event>",
 //  div the division it concerns, data the raw msgpack of the data map.

@@ -5,6 +5,7 @@
 #include "sq_log.h"
 #include "sq_mdp.h"
 #include "sq_migrate.h"
+#include "sq_inbox.h"
 #include "sq_outbox.h"
 #include "sq_util.h"
 
@@ -39,6 +40,9 @@ struct sq_service {
     sq_relay_t *relay;            //  outbox relay (one active per stream across replicas)
     pthread_t threads[SQ_WORKER_THREADS_MAX]; //  worker threads
     int started;                  //  threads created
+    pthread_t consumer;           //  applies other services' events (config.consumers)
+    bool consuming;               //  consumer thread created
+    atomic_bool consumer_active;  //  this replica holds the consumer lock
     atomic_bool stop;             //  asks the worker thread to end
     int64_t started_ms;           //  monotonic start time
     atomic_uint_fast64_t handled; //  commands answered
@@ -72,6 +76,12 @@ const char *
 sq_service_schema (sq_service_t *self)
 {
     return self->schema;
+}
+
+bool
+sq_service_consuming (sq_service_t *self)
+{
+    return atomic_load (&self->consumer_active);
 }
 
 sq_service_t *
@@ -565,6 +575,149 @@ s_worker_thread (void *arg)
     return NULL;
 }
 
+// ---- consumer thread: applying other services' events --------------------------------------
+
+//  The consumer thread's state; it lives and dies on that thread.
+typedef struct {
+    sq_db_t *db;       //  its own connection: holds the consumer lock
+    sq_cache_t *cache; //  for handlers that read through the cache
+    sq_sub_t *sub;     //  tracked streams, from the inbox's last seq
+    bool active;       //  holds the lock
+} s_consumer_t;
+
+//  Runs fn on event in one transaction with its inbox claim. Returns 0 when the event is
+//  done with (applied, applied before, or skipped for good), -1 when it must be retried.
+static int
+s_consume_one (sq_service_t *self, s_consumer_t *c, const sq_consumer_t *consumer,
+               const sq_event_t *event)
+{
+    sq_error_t err = {0};
+    if (sq_db_begin (c->db, &err))
+        return -1;
+    int claim = sq_inbox_claim (c->db, self->schema, &event->env, &err);
+    if (claim <= 0) {
+        sq_db_rollback (c->db);
+        return claim; //  0: applied before, nothing to do; -1: retry
+    }
+    sq_actor_t actor = {.role = "operator"};
+    snprintf (actor.id, sizeof actor.id, "%s", event->env.actor);
+    msgpack_sbuffer discard;
+    msgpack_sbuffer_init (&discard);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &discard, msgpack_sbuffer_write);
+    sq_ctx_t ctx = {.service = self, .db = c->db, .cache = c->cache, .cmd = event->env.type,
+                    .args = event->env.data, .actor = &actor, .corr = event->env.corr,
+                    .request_id = event->env.id, .pk = &pk, .state = self->config.state};
+    int rc = consumer->fn (&ctx, event);
+    msgpack_sbuffer_destroy (&discard);
+    if (rc == 0 && ctx.events && sq_outbox_notify (c->db, self->schema, &err))
+        rc = -1, ctx.err = err;
+    if (rc == 0 && sq_db_commit (c->db, &err) == 0)
+        return 0;
+    sq_db_rollback (c->db);
+    const char *code = rc ? (ctx.err.code ? ctx.err.code : SQ_ERR_INTERNAL) : err.code;
+    if (!code || !strcmp (code, SQ_ERR_UNAVAILABLE) || !strcmp (code, SQ_ERR_INTERNAL))
+        return -1;
+    //  A permanent refusal: record the claim alone so the stream moves on.
+    sq_log_warn ("event skipped", "service=%s src=%s seq=%" PRIu64 " type=%s error=\"%s\"",
+                 self->name, event->env.src, event->env.seq, event->env.type, ctx.err.message);
+    if (sq_db_begin (c->db, &err) || sq_inbox_claim (c->db, self->schema, &event->env, &err) < 0
+        || sq_db_commit (c->db, &err)) {
+        sq_db_rollback (c->db);
+        return -1;
+    }
+    return 0;
+}
+
+//  Becomes the service's consumer when no other replica is, and subscribes from the
+//  inbox's last seq of every consumed stream. Returns true when active.
+static bool
+s_consumer_activate (sq_service_t *self, s_consumer_t *c)
+{
+    char why[256];
+    if (!c->db && !(c->db = sq_db_new (self->conninfo, why, sizeof why)))
+        return false;
+    sq_error_t err;
+    char key[128];
+    snprintf (key, sizeof key, "shequ.consume.%s", self->schema);
+    const char *params[] = {key};
+    PGresult *res = sq_db_query (c->db, "SELECT pg_try_advisory_lock (hashtext ($1))", 1,
+                                 params, &err);
+    bool held = res && strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+    PQclear (res);
+    if (!res)
+        sq_db_destroy (&c->db);
+    if (!held)
+        return false;
+    c->sub = sq_sub_new (self->config.events_out, self->commands_endpoint);
+    for (const sq_consumer_t *k = self->config.consumers; c->sub && k->src; k++) {
+        sq_sub_subscribe (c->sub, k->prefix ? k->prefix : "");
+        bool tracked = false; //  by an earlier consumer of the same stream
+        for (const sq_consumer_t *j = self->config.consumers; j < k; j++)
+            tracked |= strcmp (j->src, k->src) == 0;
+        if (!tracked) {
+            int64_t last = sq_inbox_last_seq (c->db, self->schema, k->src, &err);
+            sq_sub_track (c->sub, k->src, last > 0 ? (uint64_t) last : 0);
+        }
+    }
+    sq_log_info ("consumer active", "service=%s", self->name);
+    c->active = c->sub != NULL;
+    atomic_store (&self->consumer_active, c->active);
+    return c->active;
+}
+
+//  Applies event with every consumer whose stream and prefix it matches, retrying with a
+//  growing pause while the failure is passing (the stream waits: order is kept).
+static void
+s_consume (sq_service_t *self, s_consumer_t *c, const sq_event_t *event)
+{
+    for (const sq_consumer_t *k = self->config.consumers; k->src; k++) {
+        if (strcmp (k->src, event->env.src) || strncmp (event->topic, k->prefix ? k->prefix : "",
+                                                        strlen (k->prefix ? k->prefix : "")))
+            continue;
+        int pause_ms = 10;
+        while (!atomic_load (&self->stop) && s_consume_one (self, c, k, event)) {
+            sq_log_warn ("event not applied, retrying", "service=%s src=%s seq=%" PRIu64
+                         " pause_ms=%d", self->name, event->env.src, event->env.seq, pause_ms);
+            struct timespec pause = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+            nanosleep (&pause, NULL);
+            pause_ms = pause_ms * 2 > SQ_CONSUMER_RETRY_MS_MAX ? SQ_CONSUMER_RETRY_MS_MAX
+                                                               : pause_ms * 2;
+            //  A lost connection lost the lock with it: start over from the inbox.
+            if (PQstatus (sq_db_conn (c->db)) != CONNECTION_OK) {
+                sq_log_warn ("consumer lost its database connection", "service=%s", self->name);
+                sq_sub_destroy (&c->sub);
+                sq_db_destroy (&c->db);
+                c->active = false;
+                atomic_store (&self->consumer_active, false);
+                return;
+            }
+        }
+    }
+}
+
+static void *
+s_consumer_thread (void *arg)
+{
+    sq_service_t *self = arg;
+    s_consumer_t c = {.cache = sq_cache_new (self->config.redis)};
+    while (!atomic_load (&self->stop)) {
+        if (!c.active && !s_consumer_activate (self, &c)) {
+            struct timespec pause = {0, SQ_CONSUMER_STANDBY_MS * 1000000L};
+            nanosleep (&pause, NULL);
+            continue;
+        }
+        sq_event_t *event = sq_sub_next (c.sub, 200);
+        if (event && c.active)
+            s_consume (self, &c, event);
+        sq_event_destroy (&event);
+    }
+    sq_sub_destroy (&c.sub);
+    sq_db_destroy (&c.db);
+    sq_cache_destroy (&c.cache);
+    return NULL;
+}
+
 int
 sq_service_start (sq_service_t *self)
 {
@@ -600,6 +753,11 @@ sq_service_start (sq_service_t *self)
         }
         self->started++;
     }
+    if (self->config.consumers && self->config.consumers[0].src) {
+        if (pthread_create (&self->consumer, NULL, s_consumer_thread, self))
+            return -1;
+        self->consuming = true;
+    }
     sq_log_info ("service started", "service=%s schema=%s commands=%s events_in=%s"
                  " concurrency=%d threads=%d migrations_applied=%d", self->name, self->schema,
                  self->commands_endpoint, self->events_in, self->concurrency,
@@ -617,6 +775,8 @@ sq_service_destroy (sq_service_t **self_p)
     atomic_store (&self->stop, true);
     for (int i = 0; i < self->started; i++)
         pthread_join (self->threads[i], NULL);
+    if (self->consuming)
+        pthread_join (self->consumer, NULL);
     sq_relay_destroy (&self->relay);
     sq_log_info ("service stopped", "service=%s handled=%" PRIu64, self->name,
                  (uint64_t) atomic_load (&self->handled));

@@ -124,6 +124,25 @@ int sq_ctx_require_scope (sq_ctx_t *ctx, const char *code, const char *field);
 //  Sets a `forbidden` error unless the actor's role is one of the NULL-terminated roles.
 int sq_ctx_require_role (sq_ctx_t *ctx, const char *const *roles);
 
+//  A reply from another service, decoded, kept with its bytes.
+typedef struct {
+    void *raw;                    //  reply body
+    size_t size;                  //  bytes in raw
+    sq_doc_t *doc;                //  decoded
+    const msgpack_object *result; //  the reply's result
+} sq_reply_t;
+
+#define SQ_CALL_TIMEOUT_MS_DEFAULT 5000 //  a call to another service answers within this
+
+//  Calls another service's command from a handler, as the same actor and with the same corr,
+//  and waits up to timeout_ms (0: the default). args is the raw msgpack of the args map
+//  (size 0: {}). Returns the reply when it is ok (the caller destroys it); otherwise NULL
+//  with ctx->err set: the other service's error as it gave it, or `unavailable` when it did
+//  not answer. NB: the handler's transaction stays open meanwhile; call before writing.
+sq_reply_t *sq_ctx_call (sq_ctx_t *ctx, const char *service, const char *cmd,
+                         const void *args, size_t args_size, int timeout_ms);
+void sq_reply_destroy (sq_reply_t **self_p);
+
 //  Runs a service process: logs, config, start, waits for SIGTERM or SIGINT, tears down.
 //  Returns the process exit code.
 int sq_service_main (const sq_service_config_t *config);

@@ -158,6 +158,98 @@ sq_ctx_require_role (sq_ctx_t *ctx, const char *const *roles)
                          "role %s may not run %s", ctx->actor->role, ctx->cmd);
 }
 
+// ---- calls to other services -------------------------------------------------------------
+
+//  Each worker or consumer thread has its own client, made on first use.
+static _Thread_local sq_mdp_client_t *s_client;
+
+void
+sq_reply_destroy (sq_reply_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        sq_doc_destroy (&(*self_p)->doc);
+        free ((*self_p)->raw);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_call_request (msgpack_sbuffer *buf, const sq_ctx_t *ctx, const char *cmd, const void *args,
+                size_t args_size)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, ctx->corr[0] ? 4 : 3);
+    sq_pack_kv_str (&pk, "cmd", cmd);
+    if (args_size)
+        sq_pack_kv_raw (&pk, "args", args, args_size);
+    else {
+        sq_pack_str (&pk, "args");
+        msgpack_pack_map (&pk, 0);
+    }
+    sq_pack_str (&pk, "actor");
+    msgpack_pack_map (&pk, 3);
+    sq_pack_kv_str (&pk, "id", ctx->actor->id);
+    sq_pack_kv_str (&pk, "role", ctx->actor->role);
+    sq_pack_kv_str (&pk, "scope", ctx->actor->scope);
+    if (ctx->corr[0])
+        sq_pack_kv_str (&pk, "corr", ctx->corr);
+}
+
+//  Takes the error of a refused reply into ctx->err, as the other service gave it.
+static void
+s_call_error (sq_ctx_t *ctx, const char *service, const msgpack_object *error)
+{
+    static const char *const codes[] = {SQ_ERR_INVALID, SQ_ERR_NOT_FOUND, SQ_ERR_CONFLICT,
+                                        SQ_ERR_FORBIDDEN, SQ_ERR_UNAVAILABLE, SQ_ERR_INTERNAL,
+                                        NULL};
+    const char *code = SQ_ERR_INTERNAL;
+    for (int i = 0; codes[i]; i++)
+        if (sq_obj_str_eq (sq_obj_get (error, "code"), codes[i]))
+            code = codes[i];
+    char message[SQ_ERROR_MESSAGE_MAX] = "", field[SQ_ERROR_FIELD_MAX] = "";
+    sq_obj_str_copy (sq_obj_get (error, "message"), message, sizeof message);
+    sq_obj_str_copy (sq_obj_get (error, "field"), field, sizeof field);
+    sq_error_set (&ctx->err, code, field, "%s: %s", service, message);
+}
+
+sq_reply_t *
+sq_ctx_call (sq_ctx_t *ctx, const char *service, const char *cmd, const void *args,
+             size_t args_size, int timeout_ms)
+{
+    if (!s_client)
+        s_client = sq_mdp_client_new (ctx->service->commands_endpoint);
+    sq_reply_t *reply = calloc (1, sizeof *reply);
+    assert (reply);
+    msgpack_sbuffer request;
+    msgpack_sbuffer_init (&request);
+    s_call_request (&request, ctx, cmd, args, args_size);
+    int rc = s_client ? sq_mdp_client_call (s_client, service, request.data, request.size,
+                                            timeout_ms > 0 ? timeout_ms
+                                                           : SQ_CALL_TIMEOUT_MS_DEFAULT,
+                                            &reply->raw, &reply->size)
+                      : -1;
+    msgpack_sbuffer_destroy (&request);
+    char why[128] = "";
+    if (rc == 0)
+        reply->doc = sq_doc_new (reply->raw, reply->size, why, sizeof why);
+    const msgpack_object *root = reply->doc ? sq_doc_root (reply->doc) : NULL;
+    const msgpack_object *ok = sq_obj_get (root, "ok");
+    if (ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean) {
+        reply->result = sq_obj_get (root, "result");
+        return reply;
+    }
+    if (ok && ok->type == MSGPACK_OBJECT_BOOLEAN)
+        s_call_error (ctx, service, sq_obj_get (root, "error"));
+    else
+        sq_error_set (&ctx->err, SQ_ERR_UNAVAILABLE, "", "%s did not answer %s%s%s", service,
+                      cmd, why[0] ? ": " : "", why);
+    sq_reply_destroy (&reply);
+    return NULL;
+}
+
 // ---- request decoding -------------------------------------------------------------------
 
 static int
@@ -567,6 +659,7 @@ s_worker_thread (void *arg)
     }
     for (int i = 0; i < n; i++)
         sq_mdp_worker_destroy (&t.workers[i]);
+    sq_mdp_client_destroy (&s_client);
     sq_db_destroy (&t.db);
     sq_cache_destroy (&t.cache);
     free (t.workers);
@@ -715,6 +808,7 @@ s_consumer_thread (void *arg)
     sq_sub_destroy (&c.sub);
     sq_db_destroy (&c.db);
     sq_cache_destroy (&c.cache);
+    sq_mdp_client_destroy (&s_client);
     return NULL;
 }
 

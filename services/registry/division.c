@@ -213,3 +213,34 @@ registry_division_children (sq_ctx_t *ctx)
     PQclear (res);
     return 0;
 }
+
+int
+registry_division_communities (sq_ctx_t *ctx)
+{
+    char code[SQ_DIV_MAX];
+    if (s_read_code (ctx, code))
+        return -1;
+    const char *params[] = {code};
+    PGresult *res = sq_db_query (ctx->db, "SELECT c.code FROM registry.division d"
+                                 " LEFT JOIN registry.division c ON c.level = 'community'"
+                                 " AND c.code LIKE d.code || '%' WHERE d.code = $1 ORDER BY c.code",
+                                 1, params, &ctx->err);
+    if (!res)
+        return -1;
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return sq_error_set (&ctx->err, SQ_ERR_NOT_FOUND, "code", "division %s does not exist",
+                             code);
+    }
+    //  A division without communities gives one row of NULL from the outer join.
+    int count = PQgetisnull (res, 0, 0) ? 0 : PQntuples (res);
+    msgpack_pack_map (ctx->pk, 3);
+    sq_pack_kv_str (ctx->pk, "code", code);
+    sq_pack_kv_int (ctx->pk, "count", count);
+    sq_pack_str (ctx->pk, "communities");
+    msgpack_pack_array (ctx->pk, (size_t) count);
+    for (int i = 0; i < count; i++)
+        sq_pack_str (ctx->pk, PQgetvalue (res, i, 0));
+    PQclear (res);
+    return 0;
+}

@@ -50,6 +50,7 @@ int registry_event_emit (sq_ctx_t *ctx, registry_event_t *event, const char *nam
 
 //  Handlers, one per command (files named after what they hold).
 sq_handler_fn registry_division_import, registry_division_get, registry_division_children;
+sq_handler_fn registry_division_communities;
 sq_handler_fn registry_grid_create, registry_grid_list, registry_household_create;
 sq_handler_fn registry_resident_register, registry_resident_get, registry_resident_find;
 sq_handler_fn registry_resident_move, registry_resident_leave, registry_resident_list;

@@ -16,6 +16,7 @@ static const sq_command_t s_commands[] = {
     {"division.import", registry_division_import},
     {"division.get", registry_division_get},
     {"division.children", registry_division_children},
+    {"division.communities", registry_division_communities},
     {"grid.create", registry_grid_create},
     {"grid.list", registry_grid_list},
     {"household.create", registry_household_create},

@@ -1,8 +1,9 @@
 /*  A service consuming another's stream (sq_service consumers): each event applied once, in
     order, with its (src, seq) in the inbox; what was published while the consumer was
     stopped is caught up with events.since; a permanently refused event is skipped, a
-    passing failure is retried; only one replica consumes at a time. The consumer here is a
-    probe service defined by the test, over the real registry and bus. */
+    passing failure is retried; only one replica consumes at a time. And a service calling
+    another from a handler (sq_ctx_call). The consumer here is a probe service defined by
+    the test, over the real registry and bus. */
 #include "sq_test.h"
 
 #include <inttypes.h>
@@ -45,9 +46,32 @@ s_probe_apply (sq_ctx_t *ctx, const sq_event_t *event)
                        " VALUES ($1, $2, $3, $4::bigint)", 4, params, &ctx->err);
 }
 
+//  probe.communities {code}: asks the registry for the communities under code and returns
+//  how many there are, passing the registry's refusal on as it came.
+static int
+s_probe_communities (sq_ctx_t *ctx)
+{
+    msgpack_sbuffer args;
+    msgpack_sbuffer_init (&args);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &args, msgpack_sbuffer_write);
+    msgpack_pack_object (&pk, *ctx->args);
+    sq_reply_t *reply = sq_ctx_call (ctx, "registry", "division.communities", args.data,
+                                     args.size, 0);
+    msgpack_sbuffer_destroy (&args);
+    if (!reply)
+        return -1;
+    const msgpack_object *count = sq_obj_get (reply->result, "count");
+    msgpack_pack_map (ctx->pk, 1);
+    sq_pack_kv_int (ctx->pk, "count", count ? (int64_t) count->via.u64 : -1);
+    sq_reply_destroy (&reply);
+    return 0;
+}
+
 static const sq_consumer_t s_consumers[] = {
     {"registry", "registry.resident_", s_probe_apply}, {NULL, NULL, NULL}};
-static const sq_command_t s_no_commands[] = {{NULL, NULL}};
+static const sq_command_t s_no_commands[] = {{"probe.communities", s_probe_communities},
+                                             {NULL, NULL}};
 
 static sq_service_t *
 s_probe_start (void)
@@ -209,6 +233,30 @@ test_one_replica_consumes_at_a_time (void **state)
     sq_service_destroy (&b);
 }
 
+static void
+test_a_service_calls_another (void **state)
+{
+    sq_service_t *probe = s_probe_start ();
+    sq_test_reply_t *reply = sq_test_call (s_client, "probe", "probe.communities",
+                                           "{\"code\":\"131002\"}", "district_official",
+                                           "131002", NULL);
+    assert_true (reply->ok);
+    int64_t expected = s_count ("SELECT count(*) FROM registry.division WHERE level ="
+                                " 'community' AND code LIKE '131002%'");
+    assert_true (expected > 0);
+    assert_int_equal (sq_test_int (reply->result, "count"), expected);
+    sq_test_reply_destroy (&reply);
+    //  The registry's refusal comes back with its code and field.
+    reply = sq_test_call (s_client, "probe", "probe.communities", "{\"code\":\"131002999\"}",
+                          "district_official", "131002", NULL);
+    assert_false (reply->ok);
+    assert_string_equal (reply->code, "not_found");
+    assert_string_equal (reply->field, "code");
+    assert_non_null (strstr (reply->message, "registry: "));
+    sq_test_reply_destroy (&reply);
+    sq_service_destroy (&probe);
+}
+
 int
 main (void)
 {
@@ -216,6 +264,7 @@ main (void)
         cmocka_unit_test (test_applies_once_in_order_and_catches_up),
         cmocka_unit_test (test_refused_event_is_skipped_passing_failure_retried),
         cmocka_unit_test (test_one_replica_consumes_at_a_time),
+        cmocka_unit_test (test_a_service_calls_another),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

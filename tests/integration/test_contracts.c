@@ -36,7 +36,33 @@ typedef struct {
     const char *data; //  the data map, JSON
 } sample_t;
 
+#define APPLICATION "01a207f3-52c1-7d0e-9a4b-3f2e1d0c9b8a"
+#define AGREEMENT "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+#define REASONS "[{\"rule\":\"negative_list\",\"seed\":\"LF 4.4\",\"field\":\"subject\"," \
+                "\"message\":\"a community is never a responsible party for demolition\"}]"
+
 static const sample_t s_samples[] = {
+    {"admission.catalog_changed", "131002",
+     "{\"county\":\"131002\",\"version\":3,\"change\":\"put\",\"list\":\"assist_government\","
+     "\"code\":\"A-01\"}"},
+    {"admission.submitted", "131002",
+     "{\"application\":\"" APPLICATION "\",\"county\":\"131002\",\"department\":\"城管局\","
+     "\"kind\":\"task\",\"status\":\"rejected\",\"track\":\"none\",\"catalog_version\":3,"
+     "\"targets\":12,\"funds_per_community\":0,\"reasons\":" REASONS "}"},
+    {"admission.rejected", "131002",
+     "{\"application\":\"" APPLICATION "\",\"county\":\"131002\",\"department\":\"城管局\","
+     "\"kind\":\"task\",\"by\":\"screening\",\"reasons\":" REASONS ",\"note\":null}"},
+    {"admission.approved", "131002",
+     "{\"application\":\"" APPLICATION "\",\"county\":\"131002\",\"department\":\"统计局\","
+     "\"kind\":\"task\",\"track\":\"purchased_service\",\"catalog_version\":3,"
+     "\"start\":\"2026-12-01\",\"end\":\"2026-12-31\",\"agreements\":true,"
+     "\"targets\":[{\"community\":\"" COMMUNITY "\",\"funds\":500000}]}"},
+    {"admission.withdrawn", "131002",
+     "{\"application\":\"" APPLICATION "\",\"county\":\"131002\",\"department\":\"统计局\","
+     "\"previous_status\":\"approved\"}"},
+    {"admission.agreement_signed", COMMUNITY,
+     "{\"agreement\":\"" AGREEMENT "\",\"application\":\"" APPLICATION "\",\"community\":\""
+     COMMUNITY "\",\"funds\":500000}"},
     {"registry.resident_registered", COMMUNITY,
      "{\"resident\":\"" RESIDENT "\",\"community\":\"" COMMUNITY "\",\"grid\":\"" COMMUNITY
      "-001\",\"household\":\"" HOUSEHOLD "\",\"residency\":\"registered\",\"party_member\":true,"

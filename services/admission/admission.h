@@ -32,6 +32,6 @@ int admission_emit (sq_ctx_t *ctx, msgpack_sbuffer *buf, const char *name, const
 sq_handler_fn admission_catalog_put, admission_catalog_remove, admission_catalog_list;
 sq_handler_fn admission_application_submit, admission_application_get,
     admission_application_list, admission_application_withdraw, admission_application_review;
-sq_handler_fn admission_agreement_list, admission_agreement_sign;
+sq_handler_fn admission_agreement_list, admission_agreement_sign, admission_burden_get;
 
 #endif

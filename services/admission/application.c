@@ -216,6 +216,11 @@ s_insert (sq_ctx_t *ctx, const s_submission_t *s, const char *id, int version,
     snprintf (version_text, sizeof version_text, "%d", version);
     snprintf (funds, sizeof funds, "%" PRId64, s->screen.funds_per_community);
     snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
+    char rules[ADMISSION_REASONS_MAX * 40 + 3] = "{";
+    for (int i = 0; i < r->reason_count; i++) //  rule codes are plain words: no quoting
+        snprintf (rules + strlen (rules), sizeof rules - strlen (rules), "%s%s", i ? "," : "",
+                  r->reasons[i].rule);
+    snprintf (rules + strlen (rules), sizeof rules - strlen (rules), "}");
     const char *list = s->screen.list == ADMISSION_LIST_NONE ? NULL
                        : s->screen.list == ADMISSION_LIST_SELF_GOVERNANCE ? "self_governance"
                                                                           : "assist_government";
@@ -226,16 +231,17 @@ s_insert (sq_ctx_t *ctx, const s_submission_t *s, const char *id, int version,
         s->screen.staff_support ? "true" : "false", s->decision_ref[0] ? s->decision_ref : NULL,
         s->description[0] ? s->description : NULL, s_status (r->outcome),
         admission_outcome_name (r->outcome), admission_track_name (r->track), reasons.data, at,
-        ctx->actor->id};
-    int lengths[22] = {0}, formats[22] = {0};
+        ctx->actor->id, rules};
+    int lengths[23] = {0}, formats[23] = {0};
     lengths[19] = (int) reasons.size, formats[19] = 1;
     PGresult *res = sq_db_query_bin (
         ctx->db, "INSERT INTO admission.application (id, department, title, kind, subject, county,"
         " targets_given, catalog_item, catalog_list, catalog_version, start_date, end_date,"
         " funds_per_community, staff_support, decision_ref, description, status, outcome, track,"
-        " reasons, submitted_at, submitted_by) VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8, $9,"
-        " $10::int, $11::date, $12::date, $13::bigint, $14::boolean, $15, $16, $17, $18, $19,"
-        " $20, $21::bigint, $22)", 22, params, lengths, formats, &ctx->err);
+        " reasons, submitted_at, submitted_by, reason_rules) VALUES ($1, $2, $3, $4, $5, $6,"
+        " $7::text[], $8, $9, $10::int, $11::date, $12::date, $13::bigint, $14::boolean, $15,"
+        " $16, $17, $18, $19, $20, $21::bigint, $22, $23::text[])", 23, params, lengths, formats,
+        &ctx->err);
     msgpack_sbuffer_destroy (&reasons);
     PQclear (res);
     const char *targets[] = {id, communities, funds};

@@ -149,8 +149,9 @@ admission_application_review (sq_ctx_t *ctx)
     const char *params[] = {id, approve ? "approved" : "refused", at, ctx->actor->id, note};
     int agreements = 0;
     if (sq_db_exec (ctx->db, "UPDATE admission.application SET status = $2, reviewed_at ="
-                    " $3::bigint, reviewed_by = $4, review_note = $5 WHERE id = $1", 5, params,
-                    &ctx->err)
+                    " $3::bigint, reviewed_by = $4, review_note = $5, reason_rules = CASE WHEN"
+                    " $2 = 'refused' THEN ARRAY['review'] ELSE reason_rules END WHERE id = $1",
+                    5, params, &ctx->err)
         || (approve ? s_approve (ctx, id, &row, &agreements) : s_refuse (ctx, id, &row, note)))
         return -1;
     msgpack_pack_map (ctx->pk, 4);

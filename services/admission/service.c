@@ -17,6 +17,7 @@ static const sq_command_t s_commands[] = {
     {"application.review", admission_application_review},
     {"agreement.list", admission_agreement_list},
     {"agreement.sign", admission_agreement_sign},
+    {"burden.get", admission_burden_get},
     {NULL, NULL}};
 
 void

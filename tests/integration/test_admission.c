@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -325,6 +326,71 @@ test_review_agreements_and_withdrawal (void **state)
     sq_test_reply_destroy (&reply);
 }
 
+//  Finds the burden entry of community in a burden.get result.
+static const msgpack_object *
+s_burden_of (const msgpack_object *result, const char *community)
+{
+    const msgpack_object *list = sq_obj_get (result, "communities");
+    for (uint32_t i = 0; list && i < list->via.array.size; i++)
+        if (sq_obj_str_eq (sq_obj_get (&list->via.array.ptr[i], "community"), community))
+            return &list->via.array.ptr[i];
+    return NULL;
+}
+
+static void
+test_burden_equals_what_was_decided (void **state)
+{
+    sq_test_reply_t *reply = s_call ("application.submit", "{\"department\":\"城管局\","
+                                     "\"title\":\"占道经营整治\",\"kind\":\"task\","
+                                     "\"subject\":\"law_enforcement\",\"start\":\"2026-12-01\","
+                                     "\"end\":\"2026-12-31\",\"targets\":[\"" COMMUNITY "\"]}",
+                                     "department", COUNTY);
+    assert_true (reply->ok);
+    sq_test_reply_destroy (&reply);
+    reply = s_submit ("\"kind\":\"task\",\"catalog_item\":\"A-01\",\"targets\":[\"" COMMUNITY "\"],"
+                      "\"funds_per_community\":300000,\"staff_support\":true");
+    char id[64], args[256];
+    sq_test_str (reply->result, "id", id, sizeof id);
+    sq_test_reply_destroy (&reply);
+    snprintf (args, sizeof args, "{\"id\":\"%s\",\"decision\":\"approve\",\"note\":\"同意\"}", id);
+    reply = s_ok ("application.review", args, OFFICE_ROLE, COUNTY);
+    sq_test_reply_destroy (&reply);
+
+    time_t now = time (NULL);
+    struct tm tm;
+    gmtime_r (&now, &tm);
+    snprintf (args, sizeof args, "{\"division\":\"" COUNTY "\",\"year\":%d}", tm.tm_year + 1900);
+    for (int round = 0; round < 2; round++) { //  computed, then from the cache: the same
+        reply = s_ok ("burden.get", args, "district_official", COUNTY);
+        const msgpack_object *mine = s_burden_of (reply->result, COMMUNITY);
+        assert_non_null (mine);
+        const char *where = " FROM admission.application_target t JOIN admission.application a"
+                            " ON a.id = t.application WHERE t.community = '" COMMUNITY "'";
+        char sql[512];
+        snprintf (sql, sizeof sql, "SELECT count(*)%s AND a.status = 'approved'", where);
+        assert_int_equal (sq_test_int (mine, "admitted"), s_count (sql));
+        assert_true (sq_test_int (mine, "admitted") >= 1);
+        snprintf (sql, sizeof sql, "SELECT count(*)%s AND a.status IN ('rejected', 'refused')", where);
+        assert_int_equal (sq_test_int (mine, "rejected"), s_count (sql));
+        snprintf (sql, sizeof sql, "SELECT coalesce (sum (t.funds), 0)%s AND a.status = 'approved'",
+                  where);
+        assert_int_equal (sq_test_int (mine, "funds"), s_count (sql));
+        snprintf (sql, sizeof sql, "SELECT count(*)%s AND a.kind = 'meeting'", where);
+        assert_int_equal (sq_test_int (mine, "meetings"), s_count (sql));
+        const msgpack_object *by_reason = sq_obj_get (mine, "rejected_by_reason");
+        assert_int_equal (sq_test_int (by_reason, "negative_list"), 2);
+        assert_int_equal (sq_test_int (by_reason, "review"), 1);
+        const msgpack_object *departments = sq_obj_get (reply->result, "departments_most_rejected");
+        assert_true (departments->via.array.size >= 2);
+        assert_true (sq_obj_str_eq (sq_obj_get (&departments->via.array.ptr[0], "department"),
+                                    "统计局"));
+        assert_int_equal (sq_test_int (&departments->via.array.ptr[0], "rejected"),
+                          s_count ("SELECT count(*) FROM admission.application WHERE department ="
+                                   " '统计局' AND status IN ('rejected', 'refused')"));
+        sq_test_reply_destroy (&reply);
+    }
+}
+
 int
 main (void)
 {
@@ -333,6 +399,7 @@ main (void)
         cmocka_unit_test (test_screening_on_submission),
         cmocka_unit_test (test_targets_expand_to_the_registry_communities),
         cmocka_unit_test (test_review_agreements_and_withdrawal),
+        cmocka_unit_test (test_burden_equals_what_was_decided),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

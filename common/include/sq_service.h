@@ -27,6 +27,7 @@
 #define SQ_WORKER_THREADS_MAX 16
 #define SQ_CONSUMER_RETRY_MS_MAX 5000  //  longest pause before an event is tried again
 #define SQ_CONSUMER_STANDBY_MS 500     //  a standing-by consumer retries the lock this often
+#define SQ_SWEEP_MS_DEFAULT 60000      //  SHEQU_SWEEP_MS: how often sweeps run
 #define SQ_BATCH_WAIT_MS 1           //  wait for stragglers when the last batch was larger
 
 //  Who asks (DESIGN.md "Commands"): scope "" is the whole platform.
@@ -90,6 +91,11 @@ typedef struct {
     //  for none. One replica at a time consumes (advisory lock); each event is applied once,
     //  in seq order, with its (src, seq) in the inbox in the same transaction.
     const sq_consumer_t *consumers;
+    //  Work done every SHEQU_SWEEP_MS (default 60 s) in its own transaction, as actor
+    //  "<service>-sweep" (operator, whole platform): deadlines, expiries. Every replica
+    //  sweeps, so a sweep must lock what it changes (UPDATE ... RETURNING); terminated by
+    //  {NULL, NULL}; NULL for none.
+    const sq_command_t *sweeps;
     const char *events_out;         //  NULL: SHEQU_EVENTS_OUT
     //  Optional: adds service-specific fields to the health map (count them in *fields).
     void (*health) (void *state, msgpack_packer *pk, int *fields);

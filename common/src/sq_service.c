@@ -558,6 +558,7 @@ typedef struct {
     sq_db_t *db;               //  the thread's connection (NULL while PostgreSQL is away)
     sq_cache_t *cache;         //  Redis cache
     int last_batch;            //  requests in the previous batch
+    bool sweeper;              //  this thread runs the service's sweeps
 } s_thread_t;
 
 static void
@@ -621,6 +622,37 @@ s_handle_batch (sq_service_t *self, s_thread_t *t, int count)
     atomic_fetch_add (&self->handled, (uint64_t) count);
 }
 
+//  Runs every sweep of the service, each in its own transaction.
+static void
+s_sweep (sq_service_t *self, sq_db_t *db, sq_cache_t *cache)
+{
+    sq_actor_t actor = {.role = "operator"};
+    snprintf (actor.id, sizeof actor.id, "%s-sweep", self->name);
+    for (const sq_command_t *sweep = self->config.sweeps; sweep && sweep->name; sweep++) {
+        char request_id[SQ_ID_SIZE];
+        sq_id_new (request_id);
+        msgpack_sbuffer discard;
+        msgpack_sbuffer_init (&discard);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &discard, msgpack_sbuffer_write);
+        sq_ctx_t ctx = {.service = self, .db = db, .cache = cache, .cmd = sweep->name,
+                        .actor = &actor, .corr = "", .request_id = request_id, .pk = &pk,
+                        .state = self->config.state};
+        sq_error_t err = {0};
+        int rc = sq_db_begin (db, &err) ? -1 : sweep->fn (&ctx);
+        if (rc == 0 && ctx.events)
+            rc = sq_outbox_notify (db, self->schema, &ctx.err);
+        if (rc == 0)
+            rc = sq_db_commit (db, &ctx.err);
+        if (rc) {
+            sq_db_rollback (db);
+            sq_log_warn ("sweep failed, tried again next time", "service=%s sweep=%s error=\"%s\"",
+                         self->name, sweep->name, ctx.err.code ? ctx.err.message : err.message);
+        }
+        msgpack_sbuffer_destroy (&discard);
+    }
+}
+
 static void *
 s_worker_thread (void *arg)
 {
@@ -640,6 +672,8 @@ s_worker_thread (void *arg)
     }
     int tick_ms = sq_mdp_heartbeat_ms () / 2;
     int64_t next_tick = 0;
+    int64_t sweep_ms = sq_config_int ("SHEQU_SWEEP_MS", SQ_SWEEP_MS_DEFAULT, 10, 86400000);
+    int64_t next_sweep = sq_clock_ms () + sweep_ms;
     while (!atomic_load (&self->stop)) {
         int count = s_collect (self, &t, tick_ms > 100 ? 100 : tick_ms, 0);
         //  Concurrent clients send their next requests while the last batch's replies are
@@ -651,6 +685,15 @@ s_worker_thread (void *arg)
             s_handle_batch (self, &t, count);
         if (count)
             t.last_batch = count;
+        if (t.sweeper && sq_clock_ms () >= next_sweep) {
+            if (!t.db) {
+                char why[256];
+                t.db = sq_db_new (self->conninfo, why, sizeof why);
+            }
+            if (t.db && sq_db_alive (t.db))
+                s_sweep (self, t.db, t.cache);
+            next_sweep = sq_clock_ms () + sweep_ms;
+        }
         if (sq_clock_ms () >= next_tick) {
             for (int i = 0; i < n; i++)
                 sq_mdp_worker_tick (t.workers[i]);
@@ -841,6 +884,7 @@ sq_service_start (sq_service_t *self)
         t->service = self;
         t->sockets = self->concurrency / self->thread_count
                      + (i < self->concurrency % self->thread_count ? 1 : 0);
+        t->sweeper = i == 0 && self->config.sweeps && self->config.sweeps[0].name;
         if (pthread_create (&self->threads[i], NULL, s_worker_thread, t)) {
             free (t);
             return -1;

@@ -33,5 +33,6 @@ sq_handler_fn admission_catalog_put, admission_catalog_remove, admission_catalog
 sq_handler_fn admission_application_submit, admission_application_get,
     admission_application_list, admission_application_withdraw, admission_application_review;
 sq_handler_fn admission_agreement_list, admission_agreement_sign, admission_burden_get;
+sq_handler_fn admission_expire; //  sweep
 
 #endif

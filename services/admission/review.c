@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const s_reviewers[] = {"community_office", NULL};
 static const char *const s_decisions[] = {"approve", "reject", NULL};
@@ -286,4 +287,45 @@ admission_agreement_sign (sq_ctx_t *ctx)
     sq_pack_kv_str (ctx->pk, "community", community);
     sq_pack_kv_str (ctx->pk, "status", "signed");
     return 0;
+}
+
+//  Sweep: approved work whose end has passed (UTC) is expired, its pending agreements void,
+//  and admission.expired announced once per application (the row lock makes replicas that
+//  sweep together expire each application once).
+int
+admission_expire (sq_ctx_t *ctx)
+{
+    time_t now = (time_t) (sq_now_us () / 1000000);
+    struct tm tm;
+    gmtime_r (&now, &tm);
+    char today[16];
+    strftime (today, sizeof today, "%Y-%m-%d", &tm);
+    const char *params[] = {today};
+    PGresult *res = sq_db_query (ctx->db, "UPDATE admission.application SET status = 'expired'"
+                                 " WHERE status = 'approved' AND end_date < $1::date"
+                                 " RETURNING id, county, department, end_date", 1, params,
+                                 &ctx->err);
+    if (!res)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples (res) && rc == 0; i++) {
+        const char *id[] = {PQgetvalue (res, i, 0)};
+        rc = sq_db_exec (ctx->db, "UPDATE admission.agreement SET status = 'void'"
+                         " WHERE application = $1 AND status = 'pending'", 1, id, &ctx->err);
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init (&buf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 4);
+        sq_pack_kv_str (&pk, "application", PQgetvalue (res, i, 0));
+        sq_pack_kv_str (&pk, "county", PQgetvalue (res, i, 1));
+        sq_pack_kv_str (&pk, "department", PQgetvalue (res, i, 2));
+        sq_pack_kv_str (&pk, "end", PQgetvalue (res, i, 3));
+        if (rc == 0)
+            rc = admission_emit (ctx, &buf, "expired", PQgetvalue (res, i, 1));
+        else
+            msgpack_sbuffer_destroy (&buf);
+    }
+    PQclear (res);
+    return rc;
 }

@@ -20,6 +20,8 @@ static const sq_command_t s_commands[] = {
     {"burden.get", admission_burden_get},
     {NULL, NULL}};
 
+static const sq_command_t s_sweeps[] = {{"expire", admission_expire}, {NULL, NULL}};
+
 void
 admission_service_config (sq_service_config_t *config)
 {
@@ -27,6 +29,7 @@ admission_service_config (sq_service_config_t *config)
     config->name = "admission";
     config->schema = "admission";
     config->commands = s_commands;
+    config->sweeps = s_sweeps;
 }
 
 int

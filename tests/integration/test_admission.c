@@ -35,6 +35,7 @@ s_setup (void **state)
     s_registry = sq_test_registry_start (s_bus, conninfo);
     snprintf (commands, sizeof commands, "%s", bus_endpoint_commands (s_bus));
     snprintf (events_in, sizeof events_in, "%s", bus_endpoint_events_in (s_bus));
+    setenv ("SHEQU_SWEEP_MS", "200", 1); //  the expiry sweep runs often in this test
     sq_service_config_t config;
     admission_service_config (&config);
     config.conninfo = conninfo;
@@ -391,6 +392,34 @@ test_burden_equals_what_was_decided (void **state)
     }
 }
 
+static void
+test_work_expires_after_its_end (void **state)
+{
+    sq_test_reply_t *reply = s_call ("application.submit", "{\"department\":\"统计局\","
+                                     "\"title\":\"往年核查\",\"kind\":\"task\",\"start\":\"2020-01-01\","
+                                     "\"end\":\"2020-12-31\",\"targets\":[\"" COMMUNITY "\"],"
+                                     "\"funds_per_community\":100}", "department", COUNTY);
+    assert_true (reply->ok);
+    char id[64], args[256], text[32];
+    sq_test_str (reply->result, "id", id, sizeof id);
+    sq_test_reply_destroy (&reply);
+    snprintf (args, sizeof args, "{\"id\":\"%s\",\"decision\":\"approve\",\"note\":\"同意\"}", id);
+    reply = s_ok ("application.review", args, OFFICE_ROLE, COUNTY);
+    sq_test_reply_destroy (&reply);
+    sq_event_t *event = s_event ("admission.expired");
+    assert_true (sq_obj_str_eq (sq_obj_get (event->env.data, "application"), id));
+    assert_true (sq_obj_str_eq (sq_obj_get (event->env.data, "end"), "2020-12-31"));
+    sq_event_destroy (&event);
+    snprintf (args, sizeof args, "{\"id\":\"%s\"}", id);
+    reply = s_ok ("application.get", args, "department", COUNTY);
+    assert_string_equal (sq_test_str (reply->result, "status", text, sizeof text), "expired");
+    sq_test_reply_destroy (&reply);
+    char sql[256];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM admission.agreement WHERE application = '%s'"
+              " AND status <> 'void'", id);
+    assert_int_equal (s_count (sql), 0); //  its agreement is void
+}
+
 int
 main (void)
 {
@@ -400,6 +429,7 @@ main (void)
         cmocka_unit_test (test_targets_expand_to_the_registry_communities),
         cmocka_unit_test (test_review_agreements_and_withdrawal),
         cmocka_unit_test (test_burden_equals_what_was_decided),
+        cmocka_unit_test (test_work_expires_after_its_end),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

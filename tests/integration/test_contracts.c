@@ -60,6 +60,9 @@ static const sample_t s_samples[] = {
     {"admission.withdrawn", "131002",
      "{\"application\":\"" APPLICATION "\",\"county\":\"131002\",\"department\":\"统计局\","
      "\"previous_status\":\"approved\"}"},
+    {"admission.expired", "131002",
+     "{\"application\":\"" APPLICATION "\",\"county\":\"131002\",\"department\":\"统计局\","
+     "\"end\":\"2026-12-31\"}"},
     {"admission.agreement_signed", COMMUNITY,
      "{\"agreement\":\"" AGREEMENT "\",\"application\":\"" APPLICATION "\",\"community\":\""
      COMMUNITY "\",\"funds\":500000}"},

@@ -121,6 +121,19 @@ bool sq_service_consuming (sq_service_t *self);
 int sq_ctx_emit (sq_ctx_t *ctx, const char *type, const char *div, const void *data,
                  size_t size);
 
+//  An event's data map being built: sq_data_begin, pack one map into data.pk, then
+//  sq_ctx_emit_data, which frees it.
+typedef struct {
+    msgpack_sbuffer buf; //  the map's bytes
+    msgpack_packer pk;   //  packs into buf
+} sq_data_t;
+
+void sq_data_begin (sq_data_t *data);
+void sq_data_destroy (sq_data_t *data);
+
+//  Emits "<service>.<name>" for div with the packed data, and frees the data in any case.
+int sq_ctx_emit_data (sq_ctx_t *ctx, sq_data_t *data, const char *name, const char *div);
+
 //  True when code lies inside the actor's scope (scope "" covers everything).
 bool sq_ctx_in_scope (const sq_ctx_t *ctx, const char *code);
 

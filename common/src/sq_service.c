@@ -131,6 +131,29 @@ sq_ctx_emit (sq_ctx_t *ctx, const char *type, const char *div, const void *data,
     return 0;
 }
 
+void
+sq_data_begin (sq_data_t *data)
+{
+    msgpack_sbuffer_init (&data->buf);
+    msgpack_packer_init (&data->pk, &data->buf, msgpack_sbuffer_write);
+}
+
+void
+sq_data_destroy (sq_data_t *data)
+{
+    msgpack_sbuffer_destroy (&data->buf);
+}
+
+int
+sq_ctx_emit_data (sq_ctx_t *ctx, sq_data_t *data, const char *name, const char *div)
+{
+    char type[SQ_TYPE_MAX];
+    snprintf (type, sizeof type, "%s.%s", ctx->service->name, name);
+    int rc = sq_ctx_emit (ctx, type, div, data->buf.data, data->buf.size);
+    sq_data_destroy (data);
+    return rc;
+}
+
 bool
 sq_ctx_in_scope (const sq_ctx_t *ctx, const char *code)
 {

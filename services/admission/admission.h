@@ -26,9 +26,6 @@ int admission_read_code (sq_ctx_t *ctx, const char *field, bool required, const 
 //  The county's current catalogue version (0 before any change), or -1 with ctx->err set.
 int admission_catalog_version (sq_ctx_t *ctx, const char *county);
 
-//  Emits "admission.<name>" with data packed by the caller into buf (freed here).
-int admission_emit (sq_ctx_t *ctx, msgpack_sbuffer *buf, const char *name, const char *div);
-
 sq_handler_fn admission_catalog_put, admission_catalog_remove, admission_catalog_list;
 sq_handler_fn admission_application_submit, admission_application_get,
     admission_application_list, admission_application_withdraw, admission_application_review;

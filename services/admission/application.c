@@ -258,28 +258,26 @@ s_emit_submitted (sq_ctx_t *ctx, const s_submission_t *s, const char *id, int ve
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1 && r->outcome != ADMISSION_OUTCOME_REJECTED)
             break;
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init (&buf);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, pass == 0 ? 10 : 7);
-        sq_pack_kv_str (&pk, "application", id);
-        sq_pack_kv_str (&pk, "county", s->county);
-        sq_pack_kv_str (&pk, "department", s->department);
-        sq_pack_kv_str (&pk, "kind", admission_kind_name (s->screen.kind));
+        sq_data_t data;
+        sq_data_begin (&data);
+        msgpack_pack_map (&data.pk, pass == 0 ? 10 : 7);
+        sq_pack_kv_str (&data.pk, "application", id);
+        sq_pack_kv_str (&data.pk, "county", s->county);
+        sq_pack_kv_str (&data.pk, "department", s->department);
+        sq_pack_kv_str (&data.pk, "kind", admission_kind_name (s->screen.kind));
         if (pass == 0) {
-            sq_pack_kv_str (&pk, "status", s_status (r->outcome));
-            sq_pack_kv_str (&pk, "track", admission_track_name (r->track));
-            sq_pack_kv_int (&pk, "catalog_version", version);
-            sq_pack_kv_int (&pk, "targets", targets);
-            sq_pack_kv_int (&pk, "funds_per_community", s->screen.funds_per_community);
+            sq_pack_kv_str (&data.pk, "status", s_status (r->outcome));
+            sq_pack_kv_str (&data.pk, "track", admission_track_name (r->track));
+            sq_pack_kv_int (&data.pk, "catalog_version", version);
+            sq_pack_kv_int (&data.pk, "targets", targets);
+            sq_pack_kv_int (&data.pk, "funds_per_community", s->screen.funds_per_community);
         } else {
-            sq_pack_kv_str (&pk, "by", "screening");
-            sq_pack_kv_nil (&pk, "note");
+            sq_pack_kv_str (&data.pk, "by", "screening");
+            sq_pack_kv_nil (&data.pk, "note");
         }
-        sq_pack_str (&pk, "reasons");
-        s_pack_reasons (&pk, r);
-        if (admission_emit (ctx, &buf, pass == 0 ? "submitted" : "rejected", s->county))
+        sq_pack_str (&data.pk, "reasons");
+        s_pack_reasons (&data.pk, r);
+        if (sq_ctx_emit_data (ctx, &data, pass == 0 ? "submitted" : "rejected", s->county))
             return -1;
     }
     return 0;

@@ -54,17 +54,15 @@ s_new_version (sq_ctx_t *ctx, const char *county, int version, const char *chang
                     " actor, change) VALUES ($1, $2::int, $3::bigint, $4, $5)", 5, params,
                     &ctx->err))
         return -1;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 5);
-    sq_pack_kv_str (&pk, "county", county);
-    sq_pack_kv_int (&pk, "version", version);
-    sq_pack_kv_str (&pk, "change", change);
-    sq_pack_kv_str (&pk, "list", list);
-    sq_pack_kv_str (&pk, "code", code);
-    return admission_emit (ctx, &buf, "catalog_changed", county);
+    sq_data_t data;
+    sq_data_begin (&data);
+    msgpack_pack_map (&data.pk, 5);
+    sq_pack_kv_str (&data.pk, "county", county);
+    sq_pack_kv_int (&data.pk, "version", version);
+    sq_pack_kv_str (&data.pk, "change", change);
+    sq_pack_kv_str (&data.pk, "list", list);
+    sq_pack_kv_str (&data.pk, "code", code);
+    return sq_ctx_emit_data (ctx, &data, "catalog_changed", county);
 }
 
 static void

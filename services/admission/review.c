@@ -86,45 +86,41 @@ s_approve (sq_ctx_t *ctx, const char *id, const s_row_t *row, int *agreements)
         *agreements = PQntuples (res);
         PQclear (res);
     }
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 10);
-    sq_pack_kv_str (&pk, "application", id);
-    sq_pack_kv_str (&pk, "county", row->county);
-    sq_pack_kv_str (&pk, "department", row->department);
-    sq_pack_kv_str (&pk, "kind", row->kind);
-    sq_pack_kv_str (&pk, "track", row->track);
-    sq_pack_kv_int (&pk, "catalog_version", row->version);
-    sq_pack_kv_str (&pk, "start", row->start);
-    sq_pack_kv_str (&pk, "end", row->end);
-    sq_pack_kv_bool (&pk, "agreements", purchased);
-    sq_pack_str (&pk, "targets");
-    if (s_pack_targets (ctx, &pk, id)) {
-        msgpack_sbuffer_destroy (&buf);
+    sq_data_t data;
+    sq_data_begin (&data);
+    msgpack_pack_map (&data.pk, 10);
+    sq_pack_kv_str (&data.pk, "application", id);
+    sq_pack_kv_str (&data.pk, "county", row->county);
+    sq_pack_kv_str (&data.pk, "department", row->department);
+    sq_pack_kv_str (&data.pk, "kind", row->kind);
+    sq_pack_kv_str (&data.pk, "track", row->track);
+    sq_pack_kv_int (&data.pk, "catalog_version", row->version);
+    sq_pack_kv_str (&data.pk, "start", row->start);
+    sq_pack_kv_str (&data.pk, "end", row->end);
+    sq_pack_kv_bool (&data.pk, "agreements", purchased);
+    sq_pack_str (&data.pk, "targets");
+    if (s_pack_targets (ctx, &data.pk, id)) {
+        sq_data_destroy (&data);
         return -1;
     }
-    return admission_emit (ctx, &buf, "approved", row->county);
+    return sq_ctx_emit_data (ctx, &data, "approved", row->county);
 }
 
 static int
 s_refuse (sq_ctx_t *ctx, const char *id, const s_row_t *row, const char *note)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 7);
-    sq_pack_kv_str (&pk, "application", id);
-    sq_pack_kv_str (&pk, "county", row->county);
-    sq_pack_kv_str (&pk, "department", row->department);
-    sq_pack_kv_str (&pk, "kind", row->kind);
-    sq_pack_kv_str (&pk, "by", "review");
-    sq_pack_str (&pk, "reasons");
-    msgpack_pack_array (&pk, 0);
-    sq_pack_kv_str (&pk, "note", note);
-    return admission_emit (ctx, &buf, "rejected", row->county);
+    sq_data_t data;
+    sq_data_begin (&data);
+    msgpack_pack_map (&data.pk, 7);
+    sq_pack_kv_str (&data.pk, "application", id);
+    sq_pack_kv_str (&data.pk, "county", row->county);
+    sq_pack_kv_str (&data.pk, "department", row->department);
+    sq_pack_kv_str (&data.pk, "kind", row->kind);
+    sq_pack_kv_str (&data.pk, "by", "review");
+    sq_pack_str (&data.pk, "reasons");
+    msgpack_pack_array (&data.pk, 0);
+    sq_pack_kv_str (&data.pk, "note", note);
+    return sq_ctx_emit_data (ctx, &data, "rejected", row->county);
 }
 
 int
@@ -185,16 +181,14 @@ admission_application_withdraw (sq_ctx_t *ctx)
         || sq_db_exec (ctx->db, "UPDATE admission.agreement SET status = 'void'"
                        " WHERE application = $1 AND status = 'pending'", 1, params, &ctx->err))
         return -1;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4);
-    sq_pack_kv_str (&pk, "application", id);
-    sq_pack_kv_str (&pk, "county", row.county);
-    sq_pack_kv_str (&pk, "department", row.department);
-    sq_pack_kv_str (&pk, "previous_status", row.status);
-    if (admission_emit (ctx, &buf, "withdrawn", row.county))
+    sq_data_t data;
+    sq_data_begin (&data);
+    msgpack_pack_map (&data.pk, 4);
+    sq_pack_kv_str (&data.pk, "application", id);
+    sq_pack_kv_str (&data.pk, "county", row.county);
+    sq_pack_kv_str (&data.pk, "department", row.department);
+    sq_pack_kv_str (&data.pk, "previous_status", row.status);
+    if (sq_ctx_emit_data (ctx, &data, "withdrawn", row.county))
         return -1;
     msgpack_pack_map (ctx->pk, 2);
     sq_pack_kv_str (ctx->pk, "id", id);
@@ -271,16 +265,14 @@ admission_agreement_sign (sq_ctx_t *ctx)
     if (sq_db_exec (ctx->db, "UPDATE admission.agreement SET status = 'signed', signed_at ="
                     " $2::bigint, signed_by = $3 WHERE id = $1", 3, update, &ctx->err))
         return -1;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 4);
-    sq_pack_kv_str (&pk, "agreement", id);
-    sq_pack_kv_str (&pk, "application", application);
-    sq_pack_kv_str (&pk, "community", community);
-    sq_pack_kv_int (&pk, "funds", funds);
-    if (admission_emit (ctx, &buf, "agreement_signed", community))
+    sq_data_t data;
+    sq_data_begin (&data);
+    msgpack_pack_map (&data.pk, 4);
+    sq_pack_kv_str (&data.pk, "agreement", id);
+    sq_pack_kv_str (&data.pk, "application", application);
+    sq_pack_kv_str (&data.pk, "community", community);
+    sq_pack_kv_int (&data.pk, "funds", funds);
+    if (sq_ctx_emit_data (ctx, &data, "agreement_signed", community))
         return -1;
     msgpack_pack_map (ctx->pk, 3);
     sq_pack_kv_str (ctx->pk, "id", id);
@@ -312,19 +304,17 @@ admission_expire (sq_ctx_t *ctx)
         const char *id[] = {PQgetvalue (res, i, 0)};
         rc = sq_db_exec (ctx->db, "UPDATE admission.agreement SET status = 'void'"
                          " WHERE application = $1 AND status = 'pending'", 1, id, &ctx->err);
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init (&buf);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-        msgpack_pack_map (&pk, 4);
-        sq_pack_kv_str (&pk, "application", PQgetvalue (res, i, 0));
-        sq_pack_kv_str (&pk, "county", PQgetvalue (res, i, 1));
-        sq_pack_kv_str (&pk, "department", PQgetvalue (res, i, 2));
-        sq_pack_kv_str (&pk, "end", PQgetvalue (res, i, 3));
+        sq_data_t data;
+        sq_data_begin (&data);
+        msgpack_pack_map (&data.pk, 4);
+        sq_pack_kv_str (&data.pk, "application", PQgetvalue (res, i, 0));
+        sq_pack_kv_str (&data.pk, "county", PQgetvalue (res, i, 1));
+        sq_pack_kv_str (&data.pk, "department", PQgetvalue (res, i, 2));
+        sq_pack_kv_str (&data.pk, "end", PQgetvalue (res, i, 3));
         if (rc == 0)
-            rc = admission_emit (ctx, &buf, "expired", PQgetvalue (res, i, 1));
+            rc = sq_ctx_emit_data (ctx, &data, "expired", PQgetvalue (res, i, 1));
         else
-            msgpack_sbuffer_destroy (&buf);
+            sq_data_destroy (&data);
     }
     PQclear (res);
     return rc;

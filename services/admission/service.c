@@ -82,13 +82,3 @@ admission_catalog_version (sq_ctx_t *ctx, const char *county)
     PQclear (res);
     return version;
 }
-
-int
-admission_emit (sq_ctx_t *ctx, msgpack_sbuffer *buf, const char *name, const char *div)
-{
-    char type[SQ_TYPE_MAX];
-    snprintf (type, sizeof type, "admission.%s", name);
-    int rc = sq_ctx_emit (ctx, type, div, buf->data, buf->size);
-    msgpack_sbuffer_destroy (buf);
-    return rc;
-}

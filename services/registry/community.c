@@ -71,13 +71,13 @@ registry_grid_create (sq_ctx_t *ctx)
                     " created_at) VALUES ($1, $2, $3::int, $4, $5::bigint)", 5, insert,
                     &ctx->err))
         return -1;
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 3);
     sq_pack_kv_str (&event.pk, "grid", code);
     sq_pack_kv_str (&event.pk, "community", community);
     sq_pack_kv_str (&event.pk, "name", name);
-    if (registry_event_emit (ctx, &event, "grid_created", community))
+    if (sq_ctx_emit_data (ctx, &event, "grid_created", community))
         return -1;
     msgpack_pack_map (ctx->pk, 3);
     sq_pack_kv_str (ctx->pk, "code", code);
@@ -137,13 +137,13 @@ registry_household_create (sq_ctx_t *ctx)
     if (sq_db_exec (ctx->db, "INSERT INTO registry.household (id, community, grid, address,"
                     " created_at) VALUES ($1, $2, $3, $4, $5::bigint)", 5, params, &ctx->err))
         return -1;
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 3);
     sq_pack_kv_str (&event.pk, "household", id);
     sq_pack_kv_str (&event.pk, "community", community);
     sq_pack_kv_str (&event.pk, "grid", grid[0] ? grid : NULL);
-    if (registry_event_emit (ctx, &event, "household_created", community))
+    if (sq_ctx_emit_data (ctx, &event, "household_created", community))
         return -1;
     msgpack_pack_map (ctx->pk, 3);
     sq_pack_kv_str (ctx->pk, "id", id);
@@ -179,14 +179,14 @@ registry_org_register (sq_ctx_t *ctx)
         return sq_error_set (&ctx->err, SQ_ERR_CONFLICT, "name",
                              "community %s already has a %s named %s", community,
                              s_org_kinds[kind], name);
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 4);
     sq_pack_kv_str (&event.pk, "org", id);
     sq_pack_kv_str (&event.pk, "community", community);
     sq_pack_kv_str (&event.pk, "kind", s_org_kinds[kind]);
     sq_pack_kv_str (&event.pk, "name", name);
-    if (registry_event_emit (ctx, &event, "org_registered", community))
+    if (sq_ctx_emit_data (ctx, &event, "org_registered", community))
         return -1;
     msgpack_pack_map (ctx->pk, 4);
     sq_pack_kv_str (ctx->pk, "id", id);
@@ -215,13 +215,13 @@ registry_staff_add (sq_ctx_t *ctx)
     if (sq_db_exec (ctx->db, "INSERT INTO registry.staff (id, community, name, role, added_at)"
                     " VALUES ($1, $2, $3, $4, $5::bigint)", 5, params, &ctx->err))
         return -1;
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 3);
     sq_pack_kv_str (&event.pk, "staff", id);
     sq_pack_kv_str (&event.pk, "community", community);
     sq_pack_kv_str (&event.pk, "role", s_staff_roles[role]);
-    if (registry_event_emit (ctx, &event, "staff_added", community))
+    if (sq_ctx_emit_data (ctx, &event, "staff_added", community))
         return -1;
     msgpack_pack_map (ctx->pk, 3);
     sq_pack_kv_str (ctx->pk, "id", id);
@@ -267,13 +267,13 @@ registry_volunteer_register (sq_ctx_t *ctx)
     if (!inserted)
         return sq_error_set (&ctx->err, SQ_ERR_CONFLICT, "resident",
                              "resident %s is already a volunteer", resident);
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 3);
     sq_pack_kv_str (&event.pk, "volunteer", id);
     sq_pack_kv_str (&event.pk, "resident", resident);
     sq_pack_kv_str (&event.pk, "community", community);
-    if (registry_event_emit (ctx, &event, "volunteer_registered", community))
+    if (sq_ctx_emit_data (ctx, &event, "volunteer_registered", community))
         return -1;
     msgpack_pack_map (ctx->pk, 5);
     sq_pack_kv_str (ctx->pk, "id", id);
@@ -384,8 +384,8 @@ registry_volunteer_log_hours (sq_ctx_t *ctx)
     int64_t total_x100 = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
     int stars = registry_volunteer_stars (total_x100);
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 6);
     sq_pack_kv_str (&event.pk, "volunteer", volunteer);
     sq_pack_kv_str (&event.pk, "community", community);
@@ -393,7 +393,7 @@ registry_volunteer_log_hours (sq_ctx_t *ctx)
     sq_pack_kv_double (&event.pk, "total_hours", (double) total_x100 / 100.0);
     sq_pack_kv_int (&event.pk, "stars", stars);
     sq_pack_kv_str (&event.pk, "date", day);
-    if (registry_event_emit (ctx, &event, "volunteer_hours_logged", community))
+    if (sq_ctx_emit_data (ctx, &event, "volunteer_hours_logged", community))
         return -1;
     msgpack_pack_map (ctx->pk, 4);
     sq_pack_kv_str (ctx->pk, "volunteer", volunteer);

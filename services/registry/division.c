@@ -109,15 +109,15 @@ registry_division_import (sq_ctx_t *ctx)
     int64_t total = (int64_t) registry_divisions_count (rows);
     int rc = s_upsert (ctx, rows, &inserted, &updated);
     if (rc == 0 && inserted + updated > 0) {
-        registry_event_t event;
-        registry_event_begin (&event);
+        sq_data_t event;
+        sq_data_begin (&event);
         msgpack_pack_map (&event.pk, 6);
         sq_pack_kv_int (&event.pk, "total", total);
         sq_pack_kv_int (&event.pk, "inserted", inserted);
         sq_pack_kv_int (&event.pk, "updated", updated);
         s_pack_counts (&event.pk, rows);
         sq_pack_kv_str (&event.pk, "file", strrchr (path, '/') ? strrchr (path, '/') + 1 : path);
-        rc = registry_event_emit (ctx, &event, "divisions_imported", "");
+        rc = sq_ctx_emit_data (ctx, &event, "divisions_imported", "");
     }
     if (rc == 0) {
         msgpack_pack_map (ctx->pk, 7);

@@ -37,17 +37,6 @@ int registry_require_community (sq_ctx_t *ctx, const char *code, const char *fie
 int registry_require_grid (sq_ctx_t *ctx, const char *grid, const char *community);
 int registry_require_household (sq_ctx_t *ctx, const char *household, const char *community);
 
-//  An event's data map being built: begin, pack the map, then emit.
-typedef struct {
-    msgpack_sbuffer buf; //  the data map's bytes
-    msgpack_packer pk;   //  packs into buf
-} registry_event_t;
-
-void registry_event_begin (registry_event_t *event);
-//  Emits the event (type "registry.<name>") into the outbox and frees the buffer.
-int registry_event_emit (sq_ctx_t *ctx, registry_event_t *event, const char *name,
-                         const char *div);
-
 //  Handlers, one per command (files named after what they hold).
 sq_handler_fn registry_division_import, registry_division_get, registry_division_children;
 sq_handler_fn registry_division_communities;

@@ -169,8 +169,8 @@ registry_resident_register (sq_ctx_t *ctx)
     sq_id_new (id);
     if (s_insert (ctx, &r, id, id_masked, phone_masked))
         return -1;
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 10);
     sq_pack_kv_str (&event.pk, "resident", id);
     sq_pack_kv_str (&event.pk, "community", r.community);
@@ -182,7 +182,7 @@ registry_resident_register (sq_ctx_t *ctx)
     sq_pack_kv_int (&event.pk, "birth_year", r.info.birth_year);
     sq_pack_kv_str (&event.pk, "id_number", id_masked);
     sq_pack_kv_str (&event.pk, "phone", r.phone[0] ? phone_masked : NULL);
-    if (registry_event_emit (ctx, &event, "resident_registered", r.community))
+    if (sq_ctx_emit_data (ctx, &event, "resident_registered", r.community))
         return -1;
     msgpack_pack_map (ctx->pk, 8);
     sq_pack_kv_str (ctx->pk, "id", id);
@@ -420,8 +420,8 @@ registry_resident_move (sq_ctx_t *ctx)
                     " household = CASE WHEN community = $2 THEN household END,"
                     " updated_at = $4::bigint WHERE id = $1", 4, params, &ctx->err))
         return -1;
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 6);
     sq_pack_kv_str (&event.pk, "resident", id);
     sq_pack_kv_str (&event.pk, "from", from);
@@ -429,7 +429,7 @@ registry_resident_move (sq_ctx_t *ctx)
     sq_pack_kv_str (&event.pk, "grid", grid[0] ? grid : NULL);
     sq_pack_kv_str (&event.pk, "residency", residency);
     sq_pack_kv_bool (&event.pk, "party_member", party_member);
-    if (registry_event_emit (ctx, &event, "resident_moved", to))
+    if (sq_ctx_emit_data (ctx, &event, "resident_moved", to))
         return -1;
     msgpack_pack_map (ctx->pk, 4);
     sq_pack_kv_str (ctx->pk, "id", id);
@@ -460,15 +460,15 @@ registry_resident_leave (sq_ctx_t *ctx)
     if (sq_db_exec (ctx->db, "UPDATE registry.resident SET status = 'left', left_reason = $2,"
                     " updated_at = $3::bigint WHERE id = $1", 3, params, &ctx->err))
         return -1;
-    registry_event_t event;
-    registry_event_begin (&event);
+    sq_data_t event;
+    sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 5);
     sq_pack_kv_str (&event.pk, "resident", id);
     sq_pack_kv_str (&event.pk, "community", community);
     sq_pack_kv_str (&event.pk, "reason", reason);
     sq_pack_kv_str (&event.pk, "residency", residency);
     sq_pack_kv_bool (&event.pk, "party_member", party_member);
-    if (registry_event_emit (ctx, &event, "resident_left", community))
+    if (sq_ctx_emit_data (ctx, &event, "resident_left", community))
         return -1;
     msgpack_pack_map (ctx->pk, 3);
     sq_pack_kv_str (ctx->pk, "id", id);

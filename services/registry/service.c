@@ -99,20 +99,3 @@ registry_require_household (sq_ctx_t *ctx, const char *household, const char *co
     return s_require_in_community (ctx, "household", "SELECT community FROM registry.household"
                                    " WHERE id = $1", household, community);
 }
-
-void
-registry_event_begin (registry_event_t *event)
-{
-    msgpack_sbuffer_init (&event->buf);
-    msgpack_packer_init (&event->pk, &event->buf, msgpack_sbuffer_write);
-}
-
-int
-registry_event_emit (sq_ctx_t *ctx, registry_event_t *event, const char *name, const char *div)
-{
-    char type[SQ_TYPE_MAX];
-    snprintf (type, sizeof type, "registry.%s", name);
-    int rc = sq_ctx_emit (ctx, type, div, event->buf.data, event->buf.size);
-    msgpack_sbuffer_destroy (&event->buf);
-    return rc;
-}

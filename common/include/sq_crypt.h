@@ -46,7 +46,7 @@ int sq_crypt_open (const sq_crypt_t *self, const void *sealed, size_t sealed_siz
 
 //  Writes the blind index of text (a keyed hash, 64 lower-case hex characters) into out.
 //  Deterministic for one key, unrelated across keys. Normalise text before (e.g. the
-//  identity number as registry_id_number_check returns it), or equal values will differ.
+//  identity number as sq_id_number_check returns it), or equal values will differ.
 void sq_crypt_blind_index (const sq_crypt_t *self, const char *text,
                            char out[SQ_CRYPT_INDEX_HEX_SIZE]);
 

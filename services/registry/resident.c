@@ -1,7 +1,7 @@
 /*  registry residents: registration, lookups, moves and departures. Identity numbers and
     phones are sealed at rest, found by blind index, masked for everyone but the roles the
     law lets see them (DESIGN.md), and every unmasked read is recorded. */
-#include "identity.h"
+#include "sq_identity.h"
 #include "registry.h"
 
 #include <inttypes.h>
@@ -52,14 +52,14 @@ s_read_care_groups (sq_ctx_t *ctx, char *out, size_t out_size)
 
 //  A registration as read from the arguments.
 typedef struct {
-    char id_number[REGISTRY_ID_NUMBER_SIZE];
-    registry_id_info_t info;
+    char id_number[SQ_ID_NUMBER_SIZE];
+    sq_id_info_t info;
     char name[REGISTRY_NAME_MAX + 1];
     char community[SQ_DIV_MAX];
     int residency;
     char household[SQ_TEXT_ID_MAX];
     char grid[SQ_DIV_MAX + 4];
-    char phone[REGISTRY_PHONE_SIZE];
+    char phone[SQ_PHONE_SIZE];
     bool party_member;
     char care_groups[256];
 } s_registration_t;
@@ -67,10 +67,10 @@ typedef struct {
 static int
 s_read_registration (sq_ctx_t *ctx, s_registration_t *r)
 {
-    char raw_id[32], raw_phone[REGISTRY_PHONE_INPUT_MAX + 1] = "";
+    char raw_id[32], raw_phone[SQ_PHONE_INPUT_MAX + 1] = "";
     memset (r, 0, sizeof *r);
     if (sq_arg_str (ctx->args, "id_number", true, 18, raw_id, sizeof raw_id, &ctx->err) < 0
-        || registry_id_number_check (raw_id, sq_now_us (), r->id_number, &r->info, &ctx->err)
+        || sq_id_number_check (raw_id, sq_now_us (), r->id_number, &r->info, &ctx->err)
         || sq_arg_str (ctx->args, "name", true, REGISTRY_NAME_MAX, r->name, sizeof r->name,
                        &ctx->err) < 0
         || sq_arg_str (ctx->args, "community", true, 12, r->community, sizeof r->community,
@@ -79,14 +79,14 @@ s_read_registration (sq_ctx_t *ctx, s_registration_t *r)
         || sq_arg_str (ctx->args, "household", false, SQ_TEXT_ID_MAX - 1, r->household,
                        sizeof r->household, &ctx->err) < 0
         || sq_arg_str (ctx->args, "grid", false, 16, r->grid, sizeof r->grid, &ctx->err) < 0
-        || sq_arg_str (ctx->args, "phone", false, REGISTRY_PHONE_INPUT_MAX, raw_phone,
+        || sq_arg_str (ctx->args, "phone", false, SQ_PHONE_INPUT_MAX, raw_phone,
                        sizeof raw_phone, &ctx->err) < 0
         || sq_arg_bool (ctx->args, "party_member", false, &r->party_member, &ctx->err) < 0
         || s_read_care_groups (ctx, r->care_groups, sizeof r->care_groups))
         return -1;
     if (!r->name[0] || strspn (r->name, " ") == strlen (r->name))
         return sq_error_set (&ctx->err, SQ_ERR_INVALID, "name", "name is empty");
-    if (raw_phone[0] && registry_phone_check (raw_phone, r->phone, &ctx->err))
+    if (raw_phone[0] && sq_phone_check (raw_phone, r->phone, &ctx->err))
         return -1;
     //  The community's existence is checked by the INSERT itself (one round trip less on
     //  the platform's busiest command); its form and the actor's scope are checked here.
@@ -112,14 +112,14 @@ s_insert (sq_ctx_t *ctx, const s_registration_t *r, const char *id, char *id_mas
     registry_t *registry = ctx->state;
     char index[SQ_CRYPT_INDEX_HEX_SIZE];
     sq_crypt_blind_index (registry->crypt, r->id_number, index);
-    registry_mask_id_number (r->id_number, id_masked);
+    sq_mask_id_number (r->id_number, id_masked);
     size_t id_size = 0, phone_size = 0;
     uint8_t *id_sealed = sq_crypt_seal (registry->crypt, r->id_number, strlen (r->id_number),
                                         &id_size);
     uint8_t *phone_sealed = NULL;
     if (r->phone[0]) {
         phone_sealed = sq_crypt_seal (registry->crypt, r->phone, strlen (r->phone), &phone_size);
-        registry_mask_phone (r->phone, phone_masked);
+        sq_mask_phone (r->phone, phone_masked);
     }
     char at[24];
     snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
@@ -165,7 +165,7 @@ registry_resident_register (sq_ctx_t *ctx)
     s_registration_t r;
     if (sq_ctx_require_role (ctx, registry_writers) || s_read_registration (ctx, &r))
         return -1;
-    char id[SQ_ID_SIZE], id_masked[REGISTRY_ID_NUMBER_SIZE], phone_masked[REGISTRY_PHONE_SIZE];
+    char id[SQ_ID_SIZE], id_masked[SQ_ID_NUMBER_SIZE], phone_masked[SQ_PHONE_SIZE];
     sq_id_new (id);
     if (s_insert (ctx, &r, id, id_masked, phone_masked))
         return -1;
@@ -311,10 +311,10 @@ registry_resident_get (sq_ctx_t *ctx)
 int
 registry_resident_find (sq_ctx_t *ctx)
 {
-    char raw[32], id_number[REGISTRY_ID_NUMBER_SIZE];
-    registry_id_info_t info;
+    char raw[32], id_number[SQ_ID_NUMBER_SIZE];
+    sq_id_info_t info;
     if (sq_arg_str (ctx->args, "id_number", true, 18, raw, sizeof raw, &ctx->err) < 0
-        || registry_id_number_check (raw, sq_now_us (), id_number, &info, &ctx->err))
+        || sq_id_number_check (raw, sq_now_us (), id_number, &info, &ctx->err))
         return -1;
     registry_t *registry = ctx->state;
     char index[SQ_CRYPT_INDEX_HEX_SIZE];

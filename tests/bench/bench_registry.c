@@ -8,7 +8,7 @@
     insert-and-commit runs with 1 connection; the same with 16 (a subscriber counts the
     events); and command-to-event latency at a paced rate. It prints what it measured and
     exits 0 whatever the figures are; 1 only when the set-up failed, 2 on a bad option. */
-#include "identity.h"
+#include "sq_identity.h"
 #include "sq_json.h"
 #include "sq_test.h"
 
@@ -215,7 +215,7 @@ s_civil_from_days (int64_t z, int *year, int *month, int *day)
 //  check character (GB 11643). n is first scattered by a bijection of [0, S_ID_SPACE), so
 //  that numbers below S_ID_SPACE give distinct identities spread over prefixes and dates.
 static void
-s_id_number (uint64_t n, char out[REGISTRY_ID_NUMBER_SIZE])
+s_id_number (uint64_t n, char out[SQ_ID_NUMBER_SIZE])
 {
     static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
     static const char check[] = "10X98765432";
@@ -244,11 +244,11 @@ s_id_numbers_check (void)
 {
     for (uint64_t k = 0; k < S_ID_CHECKED; k++) {
         uint64_t n = k * (S_ID_SPACE / S_ID_CHECKED);
-        char id[REGISTRY_ID_NUMBER_SIZE], normal[REGISTRY_ID_NUMBER_SIZE];
-        registry_id_info_t info;
+        char id[SQ_ID_NUMBER_SIZE], normal[SQ_ID_NUMBER_SIZE];
+        sq_id_info_t info;
         sq_error_t err = {0};
         s_id_number (n, id);
-        if (registry_id_number_check (id, 0, normal, &info, &err)) {
+        if (sq_id_number_check (id, 0, normal, &info, &err)) {
             fprintf (stderr, "bench: generated identity number %s is invalid: %s\n", id,
                      err.message);
             return -1;
@@ -380,7 +380,7 @@ s_pack_request (msgpack_sbuffer *buf, const char *cmd, const void *args, size_t 
 static void
 s_pack_register (msgpack_sbuffer *buf, const s_bench_t *bench, uint64_t n, const char *corr)
 {
-    char id_number[REGISTRY_ID_NUMBER_SIZE], name[32], phone[16];
+    char id_number[SQ_ID_NUMBER_SIZE], name[32], phone[16];
     const char *community = bench->communities[n % bench->community_count];
     s_id_number (n, id_number);
     snprintf (name, sizeof name, "居民%" PRIu64, n);

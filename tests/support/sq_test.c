@@ -1,6 +1,6 @@
 /*  sq_test: what integration tests share (databases, bus, services, calls). */
 #include "sq_test.h"
-#include "identity.h"
+#include "sq_identity.h"
 #include "sq_json.h"
 
 #include <errno.h>
@@ -316,6 +316,6 @@ sq_test_id_number (int n, char out[19])
     snprintf (digits, sizeof digits, "130102%04d%02d%02d%03d", 1950 + n % 50, 1 + (n / 50) % 12,
               1 + (n / 600) % 28, (n / 16800) % 1000);
     memcpy (out, digits, 17);
-    out[17] = registry_id_number_check_char (out);
+    out[17] = sq_id_number_check_char (out);
     out[18] = 0;
 }

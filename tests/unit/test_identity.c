@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "registry/identity.h"
+#include "sq_identity.h"
 
 //  2024-01-01T12:00:00Z, so that "the future" does not move with the calendar.
 #define TEST_NOW_US (INT64_C (1704110400) * 1000000)
@@ -17,10 +17,10 @@
 static void
 s_assert_id_rejected (const char *in, const char *part)
 {
-    char out[REGISTRY_ID_NUMBER_SIZE] = "";
-    registry_id_info_t info;
+    char out[SQ_ID_NUMBER_SIZE] = "";
+    sq_id_info_t info;
     sq_error_t err = {0};
-    assert_int_equal (registry_id_number_check (in, TEST_NOW_US, out, &info, &err), -1);
+    assert_int_equal (sq_id_number_check (in, TEST_NOW_US, out, &info, &err), -1);
     assert_string_equal (err.code, SQ_ERR_INVALID);
     assert_string_equal (err.field, "id_number");
     if (!strstr (err.message, part))
@@ -31,11 +31,11 @@ s_assert_id_rejected (const char *in, const char *part)
 static void
 test_valid_female (void **state)
 {
-    char out[REGISTRY_ID_NUMBER_SIZE];
-    registry_id_info_t info;
+    char out[SQ_ID_NUMBER_SIZE];
+    sq_id_info_t info;
     sq_error_t err = {0};
     assert_int_equal (
-        registry_id_number_check ("11010519491231002X", TEST_NOW_US, out, &info, &err), 0);
+        sq_id_number_check ("11010519491231002X", TEST_NOW_US, out, &info, &err), 0);
     assert_null (err.code);
     assert_string_equal (out, "11010519491231002X");
     assert_false (info.male);
@@ -50,34 +50,34 @@ test_valid_female (void **state)
 static void
 test_valid_male_and_others (void **state)
 {
-    char out[REGISTRY_ID_NUMBER_SIZE];
-    registry_id_info_t info;
+    char out[SQ_ID_NUMBER_SIZE];
+    sq_id_info_t info;
     sq_error_t err = {0};
     assert_int_equal (
-        registry_id_number_check ("110105194912310011", TEST_NOW_US, out, &info, &err), 0);
+        sq_id_number_check ("110105194912310011", TEST_NOW_US, out, &info, &err), 0);
     assert_true (info.male);
     assert_string_equal (info.sex, "male");
     //  2000 is a leap year (divisible by 400), today is not the future, and info is optional.
     assert_int_equal (
-        registry_id_number_check ("110105200002290013", TEST_NOW_US, out, &info, &err), 0);
+        sq_id_number_check ("110105200002290013", TEST_NOW_US, out, &info, &err), 0);
     assert_string_equal (info.birth_date, "2000-02-29");
     assert_int_equal (
-        registry_id_number_check ("110105202401010014", TEST_NOW_US, out, NULL, &err), 0);
+        sq_id_number_check ("110105202401010014", TEST_NOW_US, out, NULL, &err), 0);
     assert_int_equal (
-        registry_id_number_check ("510422198001011235", TEST_NOW_US, out, &info, &err), 0);
+        sq_id_number_check ("510422198001011235", TEST_NOW_US, out, &info, &err), 0);
     assert_string_equal (info.division, "510422");
     //  now_us 0 is the current time: 1949 is in the past whatever the day.
-    assert_int_equal (registry_id_number_check ("11010519491231002X", 0, out, NULL, &err), 0);
-    assert_int_equal (registry_id_number_check_char ("11010519491231002"), 'X');
+    assert_int_equal (sq_id_number_check ("11010519491231002X", 0, out, NULL, &err), 0);
+    assert_int_equal (sq_id_number_check_char ("11010519491231002"), 'X');
 }
 
 static void
 test_lower_case_x (void **state)
 {
-    char out[REGISTRY_ID_NUMBER_SIZE];
+    char out[SQ_ID_NUMBER_SIZE];
     sq_error_t err = {0};
     assert_int_equal (
-        registry_id_number_check ("11010519491231002x", TEST_NOW_US, out, NULL, &err), 0);
+        sq_id_number_check ("11010519491231002x", TEST_NOW_US, out, NULL, &err), 0);
     assert_string_equal (out, "11010519491231002X");
     //  x anywhere else is a letter.
     s_assert_id_rejected ("1101051949123100x2", "character 17 is not a digit");
@@ -126,19 +126,19 @@ test_province (void **state)
     s_assert_id_rejected ("990105194912310023", "starts with 99, which is no province");
     s_assert_id_rejected ("000105194912310021", "starts with 00");
     s_assert_id_rejected ("720105194912310021", "starts with 72");
-    char out[REGISTRY_ID_NUMBER_SIZE];
+    char out[SQ_ID_NUMBER_SIZE];
     sq_error_t err = {0};
     assert_int_equal (
-        registry_id_number_check ("440304199901010033", TEST_NOW_US, out, NULL, &err), 0);
+        sq_id_number_check ("440304199901010033", TEST_NOW_US, out, NULL, &err), 0);
 }
 
 //  Checks that in is rejected, on field phone, with a message containing part.
 static void
 s_assert_phone_rejected (const char *in, const char *part)
 {
-    char out[REGISTRY_PHONE_SIZE] = "";
+    char out[SQ_PHONE_SIZE] = "";
     sq_error_t err = {0};
-    assert_int_equal (registry_phone_check (in, out, &err), -1);
+    assert_int_equal (sq_phone_check (in, out, &err), -1);
     assert_string_equal (err.code, SQ_ERR_INVALID);
     assert_string_equal (err.field, "phone");
     if (!strstr (err.message, part))
@@ -148,9 +148,9 @@ s_assert_phone_rejected (const char *in, const char *part)
 static void
 s_assert_phone_valid (const char *in, const char *expected)
 {
-    char out[REGISTRY_PHONE_SIZE] = "";
+    char out[SQ_PHONE_SIZE] = "";
     sq_error_t err = {0};
-    if (registry_phone_check (in, out, &err) != 0)
+    if (sq_phone_check (in, out, &err) != 0)
         fail_msg ("\"%s\" rejected: %s", in, err.message);
     assert_string_equal (out, expected);
 }
@@ -187,24 +187,24 @@ test_phones (void **state)
 static void
 test_masking (void **state)
 {
-    char id_masked[REGISTRY_ID_NUMBER_SIZE];
-    registry_mask_id_number ("11010519491231002X", id_masked);
+    char id_masked[SQ_ID_NUMBER_SIZE];
+    sq_mask_id_number ("11010519491231002X", id_masked);
     assert_string_equal (id_masked, "110***********002X");
     assert_int_equal (strlen (id_masked), 18);
-    registry_mask_id_number ("130102199003071234", id_masked);
+    sq_mask_id_number ("130102199003071234", id_masked);
     assert_string_equal (id_masked, "130***********1234");
     //  Anything else shows nothing.
-    registry_mask_id_number ("1101051949", id_masked);
+    sq_mask_id_number ("1101051949", id_masked);
     assert_string_equal (id_masked, "******************");
-    registry_mask_id_number (NULL, id_masked);
+    sq_mask_id_number (NULL, id_masked);
     assert_string_equal (id_masked, "******************");
 
-    char phone_masked[REGISTRY_PHONE_SIZE];
-    registry_mask_phone ("13812345678", phone_masked);
+    char phone_masked[SQ_PHONE_SIZE];
+    sq_mask_phone ("13812345678", phone_masked);
     assert_string_equal (phone_masked, "138****5678");
-    registry_mask_phone ("138123456789", phone_masked);
+    sq_mask_phone ("138123456789", phone_masked);
     assert_string_equal (phone_masked, "***********");
-    registry_mask_phone ("", phone_masked);
+    sq_mask_phone ("", phone_masked);
     assert_string_equal (phone_masked, "***********");
 }
 

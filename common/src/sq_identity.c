@@ -1,26 +1,26 @@
-/*  identity: GB 11643-1999 identity numbers and mainland mobile numbers (see identity.h). */
-#include "identity.h"
+/*  sq_identity: GB 11643-1999 identity numbers and mainland mobile numbers (see sq_identity.h). */
+#include "sq_identity.h"
 #include "sq_util.h"
 
 #include <assert.h>
 #include <string.h>
 #include <time.h>
 
-#define REGISTRY_ID_INPUT_MAX 64     //  longest identity number looked at, bytes
-#define REGISTRY_ID_DIGITS 17        //  digits before the check character
-#define REGISTRY_ID_BIRTH_AT 6       //  offset of YYYYMMDD
-#define REGISTRY_ID_SEX_AT 16        //  offset of the digit whose parity gives the sex
-#define REGISTRY_ID_MOD 11           //  ISO 7064 MOD 11-2
-#define REGISTRY_MASK_HEAD 3         //  characters shown before the stars
-#define REGISTRY_ID_MASK_TAIL 4      //  characters of an identity number shown after them
-#define REGISTRY_PHONE_MASK_TAIL 4   //  digits of a phone shown after them
-#define REGISTRY_US_PER_S 1000000    //  microseconds per second
+#define SQ_ID_INPUT_MAX 64     //  longest identity number looked at, bytes
+#define SQ_ID_DIGITS 17        //  digits before the check character
+#define SQ_ID_BIRTH_AT 6       //  offset of YYYYMMDD
+#define SQ_ID_SEX_AT 16        //  offset of the digit whose parity gives the sex
+#define SQ_ID_MOD 11           //  ISO 7064 MOD 11-2
+#define SQ_MASK_HEAD 3         //  characters shown before the stars
+#define SQ_ID_MASK_TAIL 4      //  characters of an identity number shown after them
+#define SQ_PHONE_MASK_TAIL 4   //  digits of a phone shown after them
+#define SQ_US_PER_S 1000000    //  microseconds per second
 
 //  ISO 7064 MOD 11-2 as GB 11643 states it: weight 2^(17-i) mod 11, and the character that
 //  makes the weighted sum 1 modulo 11, by remainder.
-static const int s_weights[REGISTRY_ID_DIGITS] = {7, 9, 10, 5, 8, 4, 2, 1, 6,
+static const int s_weights[SQ_ID_DIGITS] = {7, 9, 10, 5, 8, 4, 2, 1, 6,
                                                    3, 7, 9, 10, 5, 8, 4, 2};
-static const char s_check_chars[REGISTRY_ID_MOD + 1] = "10X98765432";
+static const char s_check_chars[SQ_ID_MOD + 1] = "10X98765432";
 
 //  Province-level codes of GB/T 2260: 11-15 north, 21-23 north-east, 31-37 east, 41-46
 //  centre-south, 50-54 south-west, 61-65 north-west, 71 Taiwan, 81-82 Hong Kong and Macao.
@@ -73,52 +73,52 @@ s_province_exists (int code)
 }
 
 char
-registry_id_number_check_char (const char *digits17)
+sq_id_number_check_char (const char *digits17)
 {
     assert (digits17);
     int sum = 0;
-    for (int i = 0; i < REGISTRY_ID_DIGITS; i++) {
+    for (int i = 0; i < SQ_ID_DIGITS; i++) {
         assert (digits17[i] >= '0' && digits17[i] <= '9');
         sum += (digits17[i] - '0') * s_weights[i];
     }
-    return s_check_chars[sum % REGISTRY_ID_MOD];
+    return s_check_chars[sum % SQ_ID_MOD];
 }
 
 //  Checks the characters: 18 of them, 17 digits and a digit or X. Returns 0 or -1 with err.
 static int
 s_id_shape_check (const char *in, sq_error_t *err)
 {
-    size_t len = strnlen (in, REGISTRY_ID_INPUT_MAX + 1);
+    size_t len = strnlen (in, SQ_ID_INPUT_MAX + 1);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char) in[i] >= 0x80)
             return sq_error_set (err, SQ_ERR_INVALID, "id_number",
                                  "id_number must hold only ASCII digits and a final X");
-    if (len > REGISTRY_ID_INPUT_MAX)
+    if (len > SQ_ID_INPUT_MAX)
         return sq_error_set (err, SQ_ERR_INVALID, "id_number",
                              "id_number must have 18 characters, got more than %d",
-                             REGISTRY_ID_INPUT_MAX);
-    if (len != REGISTRY_ID_NUMBER_LEN)
+                             SQ_ID_INPUT_MAX);
+    if (len != SQ_ID_NUMBER_LEN)
         return sq_error_set (err, SQ_ERR_INVALID, "id_number",
                              "id_number must have 18 characters, got %zu", len);
-    for (int i = 0; i < REGISTRY_ID_DIGITS; i++)
+    for (int i = 0; i < SQ_ID_DIGITS; i++)
         if (in[i] < '0' || in[i] > '9')
             return sq_error_set (err, SQ_ERR_INVALID, "id_number",
                                  "id_number must have digits in its first 17 characters, "
                                  "character %d is not a digit",
                                  i + 1);
-    char last = in[REGISTRY_ID_DIGITS];
+    char last = in[SQ_ID_DIGITS];
     if (!(last >= '0' && last <= '9') && last != 'X' && last != 'x')
         return sq_error_set (err, SQ_ERR_INVALID, "id_number",
                              "id_number must end in a digit or X");
     return 0;
 }
 
-//  Checks the birth date YYYYMMDD at in + REGISTRY_ID_BIRTH_AT: a real day from
-//  REGISTRY_BIRTH_YEAR_MIN-01-01 to the UTC date at now_us. Fills year, month and day.
+//  Checks the birth date YYYYMMDD at in + SQ_ID_BIRTH_AT: a real day from
+//  SQ_BIRTH_YEAR_MIN-01-01 to the UTC date at now_us. Fills year, month and day.
 static int
-s_id_birth_check (const char *in, int64_t now_us, registry_id_info_t *info, sq_error_t *err)
+s_id_birth_check (const char *in, int64_t now_us, sq_id_info_t *info, sq_error_t *err)
 {
-    const char *birth = in + REGISTRY_ID_BIRTH_AT;
+    const char *birth = in + SQ_ID_BIRTH_AT;
     int year = s_digits_value (birth, 4);
     int month = s_digits_value (birth + 4, 2);
     int day = s_digits_value (birth + 6, 2);
@@ -126,11 +126,11 @@ s_id_birth_check (const char *in, int64_t now_us, registry_id_info_t *info, sq_e
         return sq_error_set (err, SQ_ERR_INVALID, "id_number",
                              "id_number birth date %.4s-%.2s-%.2s does not exist", birth,
                              birth + 4, birth + 6);
-    if (year < REGISTRY_BIRTH_YEAR_MIN)
+    if (year < SQ_BIRTH_YEAR_MIN)
         return sq_error_set (err, SQ_ERR_INVALID, "id_number",
                              "id_number birth date %.4s-%.2s-%.2s is before %d-01-01", birth,
-                             birth + 4, birth + 6, REGISTRY_BIRTH_YEAR_MIN);
-    time_t now_s = (time_t) (now_us / REGISTRY_US_PER_S);
+                             birth + 4, birth + 6, SQ_BIRTH_YEAR_MIN);
+    time_t now_s = (time_t) (now_us / SQ_US_PER_S);
     struct tm today;
     if (!gmtime_r (&now_s, &today))
         return sq_error_set (err, SQ_ERR_INTERNAL, "id_number",
@@ -156,11 +156,11 @@ s_id_birth_check (const char *in, int64_t now_us, registry_id_info_t *info, sq_e
 }
 
 int
-registry_id_number_check (const char *in, int64_t now_us, char out[REGISTRY_ID_NUMBER_SIZE],
-                          registry_id_info_t *info, sq_error_t *err)
+sq_id_number_check (const char *in, int64_t now_us, char out[SQ_ID_NUMBER_SIZE],
+                          sq_id_info_t *info, sq_error_t *err)
 {
     assert (in && out && err);
-    registry_id_info_t scratch;
+    sq_id_info_t scratch;
     if (!info)
         info = &scratch;
     memset (info, 0, sizeof *info);
@@ -173,30 +173,30 @@ registry_id_number_check (const char *in, int64_t now_us, char out[REGISTRY_ID_N
                              province);
     if (s_id_birth_check (in, now_us > 0 ? now_us : sq_now_us (), info, err) != 0)
         return -1;
-    char expected = registry_id_number_check_char (in);
-    char given = in[REGISTRY_ID_DIGITS] == 'x' ? 'X' : in[REGISTRY_ID_DIGITS];
+    char expected = sq_id_number_check_char (in);
+    char given = in[SQ_ID_DIGITS] == 'x' ? 'X' : in[SQ_ID_DIGITS];
     if (given != expected)
         return sq_error_set (err, SQ_ERR_INVALID, "id_number",
                              "id_number check character is %c, expected %c", given, expected);
-    memcpy (out, in, REGISTRY_ID_DIGITS);
-    out[REGISTRY_ID_DIGITS] = given;
-    out[REGISTRY_ID_NUMBER_LEN] = 0;
-    info->male = (in[REGISTRY_ID_SEX_AT] - '0') % 2 == 1;
+    memcpy (out, in, SQ_ID_DIGITS);
+    out[SQ_ID_DIGITS] = given;
+    out[SQ_ID_NUMBER_LEN] = 0;
+    info->male = (in[SQ_ID_SEX_AT] - '0') % 2 == 1;
     info->sex = info->male ? "male" : "female";
-    memcpy (info->division, in, REGISTRY_ID_DIVISION_SIZE - 1);
-    info->division[REGISTRY_ID_DIVISION_SIZE - 1] = 0;
+    memcpy (info->division, in, SQ_ID_DIVISION_SIZE - 1);
+    info->division[SQ_ID_DIVISION_SIZE - 1] = 0;
     return 0;
 }
 
 //  Copies the digits of in, dropping spaces and hyphens, into digits (with the terminator),
 //  after taking away a +86 or 0086 country prefix. Returns 0 or -1 with err.
 static int
-s_phone_compact (const char *in, char digits[REGISTRY_PHONE_INPUT_MAX + 1], sq_error_t *err)
+s_phone_compact (const char *in, char digits[SQ_PHONE_INPUT_MAX + 1], sq_error_t *err)
 {
-    size_t len = strnlen (in, REGISTRY_PHONE_INPUT_MAX + 1);
-    if (len > REGISTRY_PHONE_INPUT_MAX)
+    size_t len = strnlen (in, SQ_PHONE_INPUT_MAX + 1);
+    if (len > SQ_PHONE_INPUT_MAX)
         return sq_error_set (err, SQ_ERR_INVALID, "phone", "phone is longer than %d bytes",
-                             REGISTRY_PHONE_INPUT_MAX);
+                             SQ_PHONE_INPUT_MAX);
     size_t count = 0;
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
@@ -223,14 +223,14 @@ s_phone_compact (const char *in, char digits[REGISTRY_PHONE_INPUT_MAX + 1], sq_e
 }
 
 int
-registry_phone_check (const char *in, char out[REGISTRY_PHONE_SIZE], sq_error_t *err)
+sq_phone_check (const char *in, char out[SQ_PHONE_SIZE], sq_error_t *err)
 {
     assert (in && out && err);
-    char digits[REGISTRY_PHONE_INPUT_MAX + 1];
+    char digits[SQ_PHONE_INPUT_MAX + 1];
     if (s_phone_compact (in, digits, err) != 0)
         return -1;
     size_t len = strlen (digits);
-    if (len != REGISTRY_PHONE_LEN)
+    if (len != SQ_PHONE_LEN)
         return sq_error_set (err, SQ_ERR_INVALID, "phone",
                              "phone must have 11 digits, got %zu", len);
     int second = digits[1] - '0';
@@ -242,7 +242,7 @@ registry_phone_check (const char *in, char out[REGISTRY_PHONE_SIZE], sq_error_t 
         return sq_error_set (err, SQ_ERR_INVALID, "phone",
                              "phone starts with %.3s, which is no allocated mobile range",
                              digits);
-    memcpy (out, digits, REGISTRY_PHONE_SIZE);
+    memcpy (out, digits, SQ_PHONE_SIZE);
     return 0;
 }
 
@@ -259,14 +259,14 @@ s_mask (const char *value, size_t head, size_t tail, char *out, size_t size)
 }
 
 void
-registry_mask_id_number (const char *id_number, char out[REGISTRY_ID_NUMBER_SIZE])
+sq_mask_id_number (const char *id_number, char out[SQ_ID_NUMBER_SIZE])
 {
-    s_mask (id_number, REGISTRY_MASK_HEAD, REGISTRY_ID_MASK_TAIL, out,
-            REGISTRY_ID_NUMBER_SIZE);
+    s_mask (id_number, SQ_MASK_HEAD, SQ_ID_MASK_TAIL, out,
+            SQ_ID_NUMBER_SIZE);
 }
 
 void
-registry_mask_phone (const char *phone, char out[REGISTRY_PHONE_SIZE])
+sq_mask_phone (const char *phone, char out[SQ_PHONE_SIZE])
 {
-    s_mask (phone, REGISTRY_MASK_HEAD, REGISTRY_PHONE_MASK_TAIL, out, REGISTRY_PHONE_SIZE);
+    s_mask (phone, SQ_MASK_HEAD, SQ_PHONE_MASK_TAIL, out, SQ_PHONE_SIZE);
 }

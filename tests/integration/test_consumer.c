@@ -127,15 +127,17 @@ s_register (int n, char *id, size_t id_size)
     sq_test_reply_destroy (&reply);
 }
 
+static sq_test_stack_t s_stack; //  owns what the names below point to
+
 static int
 s_setup (void **state)
 {
-    s_conninfo = sq_test_db_fresh ("consumer");
-    s_bus = sq_test_bus_start ();
-    s_registry = sq_test_registry_start (s_bus, s_conninfo);
-    s_client = sq_mdp_client_new (bus_endpoint_commands (s_bus));
-    s_db = sq_test_db_connect (s_conninfo);
-    sq_test_import_divisions (s_client);
+    sq_test_stack_start (&s_stack, "consumer");
+    s_conninfo = s_stack.conninfo;
+    s_bus = s_stack.bus;
+    s_registry = s_stack.registry;
+    s_client = s_stack.client;
+    s_db = s_stack.db;
     sq_error_t err;
     assert_int_equal (sq_db_exec (s_db, "CREATE SCHEMA probe", 0, NULL, &err), 0);
     assert_int_equal (sq_db_exec (s_db, "CREATE TABLE probe.seen (event_id text PRIMARY KEY,"
@@ -147,10 +149,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    sq_mdp_client_destroy (&s_client);
-    sq_test_registry_stop (&s_registry);
-    bus_destroy (&s_bus);
-    sq_db_destroy (&s_db);
+    sq_test_stack_stop (&s_stack);
     return 0;
 }
 

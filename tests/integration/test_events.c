@@ -25,25 +25,24 @@ static sq_mdp_client_t *s_client;
 static sq_db_t *s_db;
 static const char *s_conninfo;
 
+static sq_test_stack_t s_stack; //  owns what the names below point to
+
 static int
 s_setup (void **state)
 {
-    s_conninfo = sq_test_db_fresh ("events");
-    s_bus = sq_test_bus_start ();
-    s_registry = sq_test_registry_start (s_bus, s_conninfo);
-    s_client = sq_mdp_client_new (bus_endpoint_commands (s_bus));
-    s_db = sq_test_db_connect (s_conninfo);
-    sq_test_import_divisions (s_client);
+    sq_test_stack_start (&s_stack, "events");
+    s_conninfo = s_stack.conninfo;
+    s_bus = s_stack.bus;
+    s_registry = s_stack.registry;
+    s_client = s_stack.client;
+    s_db = s_stack.db;
     return 0;
 }
 
 static int
 s_teardown (void **state)
 {
-    sq_mdp_client_destroy (&s_client);
-    sq_test_registry_stop (&s_registry);
-    bus_destroy (&s_bus);
-    sq_db_destroy (&s_db);
+    sq_test_stack_stop (&s_stack);
     return 0;
 }
 

@@ -319,3 +319,24 @@ sq_test_id_number (int n, char out[19])
     out[17] = sq_id_number_check_char (out);
     out[18] = 0;
 }
+
+void
+sq_test_stack_start (sq_test_stack_t *stack, const char *name)
+{
+    memset (stack, 0, sizeof *stack);
+    snprintf (stack->conninfo, sizeof stack->conninfo, "%s", sq_test_db_fresh (name));
+    stack->bus = sq_test_bus_start ();
+    stack->registry = sq_test_registry_start (stack->bus, stack->conninfo);
+    stack->client = sq_mdp_client_new (bus_endpoint_commands (stack->bus));
+    stack->db = sq_test_db_connect (stack->conninfo);
+    sq_test_import_divisions (stack->client);
+}
+
+void
+sq_test_stack_stop (sq_test_stack_t *stack)
+{
+    sq_mdp_client_destroy (&stack->client);
+    sq_test_registry_stop (&stack->registry);
+    bus_destroy (&stack->bus);
+    sq_db_destroy (&stack->db);
+}

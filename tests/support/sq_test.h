@@ -67,6 +67,20 @@ char *sq_test_json (const msgpack_object *o);
 const char *sq_test_str (const msgpack_object *map, const char *key, char *out, size_t size);
 int64_t sq_test_int (const msgpack_object *map, const char *key);
 
+//  The usual set-up of an integration test: a fresh database "shequ_<name>", the bus, the
+//  registry in this process with the real divisions imported, a client and a direct
+//  connection for checking what the services wrote.
+typedef struct {
+    char conninfo[1024];          //  the test's database
+    bus_t *bus;
+    sq_test_registry_t *registry;
+    sq_mdp_client_t *client;
+    sq_db_t *db;
+} sq_test_stack_t;
+
+void sq_test_stack_start (sq_test_stack_t *stack, const char *name);
+void sq_test_stack_stop (sq_test_stack_t *stack);
+
 //  The real divisions file beside the project (SHEQU_SHARED_DIR, else ../shared).
 const char *sq_test_divisions_path (void);
 

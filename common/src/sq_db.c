@@ -156,6 +156,18 @@ s_statement (sq_db_t *self, const char *sql, int count)
         snprintf (name, sizeof name, "sq%d", self->prepared);
         PGresult *res = PQprepare (self->conn, name, sql, count, NULL);
         bool ok = PQresultStatus (res) == PGRES_COMMAND_OK;
+        if (!ok) {
+            //  The statement then runs unprepared and fails, but inside a transaction only
+            //  with "transaction aborted" (25P02): the cause is this error, so log it.
+            char why[SQ_ERROR_MESSAGE_MAX];
+            snprintf (why, sizeof why, "%s", res ? PQresultErrorMessage (res)
+                                                 : PQerrorMessage (self->conn));
+            char *nl = strchr (why, '\n');
+            if (nl)
+                *nl = 0;
+            sq_log_error ("could not prepare a statement", "error=\"%s\" sql=\"%.120s\"", why,
+                          sql);
+        }
         PQclear (res);
         if (!ok)
             return NULL;

@@ -1,6 +1,7 @@
 /*  lifecycle: the states of a dispute case and the transitions between them (pure). */
 #include "lifecycle.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define DISPUTES_MAJOR_PEOPLE 5 //  this many people involved makes a case start at the street
@@ -76,9 +77,16 @@ disputes_transition (const disputes_state_t *state, disputes_action_t action,
     if (!verb || !now)
         return sq_error_set (err, SQ_ERR_INVALID, "id", "unknown action or status");
     int to = s_table[action][state->status];
-    if (to == S_NONE)
-        return sq_error_set (err, SQ_ERR_CONFLICT, "id", "could not %s: the case is %s", verb,
-                             now);
+    if (to == S_NONE) {
+        //  Name both statuses: the case's, and those the action applies to.
+        char allowed[128] = "";
+        for (int st = 0; st < DISPUTES_STATUS_COUNT; st++)
+            if (s_table[action][st] != S_NONE)
+                snprintf (allowed + strlen (allowed), sizeof allowed - strlen (allowed), "%s%s",
+                          allowed[0] ? " or " : "", s_statuses[st]);
+        return sq_error_set (err, SQ_ERR_CONFLICT, "id", "could not %s: the case is %s;"
+                             " %s applies only to a case that is %s", verb, now, verb, allowed);
+    }
     bool ends = action == DISPUTES_WITHDRAW || action == DISPUTES_REFER;
     if (state->paused && action != DISPUTES_RESUME && !ends)
         return sq_error_set (err, SQ_ERR_CONFLICT, "id", "could not %s: the case is %s and"

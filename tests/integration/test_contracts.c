@@ -36,12 +36,77 @@ typedef struct {
     const char *data; //  the data map, JSON
 } sample_t;
 
+#define CASE_ID "01a207f3-52c1-7d0e-9a4b-3f2e1d0c9b8b"
+//  The fields every disputes.case_* event starts with.
+#define CASE_HEAD "\"case\":\"" CASE_ID "\",\"community\":\"" COMMUNITY "\","                   \
+                  "\"category\":\"neighbour\",\"risk\":\"normal\","
 #define APPLICATION "01a207f3-52c1-7d0e-9a4b-3f2e1d0c9b8a"
 #define AGREEMENT "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 #define REASONS "[{\"rule\":\"negative_list\",\"seed\":\"LF 4.4\",\"field\":\"subject\"," \
                 "\"message\":\"a community is never a responsible party for demolition\"}]"
 
 static const sample_t s_samples[] = {
+    {"disputes.case_filed", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"filed\",\"previous_status\":null,"
+     "\"step\":1,\"deadline\":\"accept\",\"due\":1795000000000000,"
+     "\"source\":\"visit\",\"people_involved\":2,\"parties\":2,\"grid\":\"" COMMUNITY "-001\"}"},
+    {"disputes.case_accepted", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"accepted\",\"previous_status\":\"filed\","
+     "\"step\":2,\"deadline\":\"resolve\",\"due\":1795000000000000}"},
+    {"disputes.case_assigned", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"mediating\",\"previous_status\":\"accepted\","
+     "\"step\":3,\"deadline\":\"resolve\",\"due\":1795000000000000,"
+     "\"mediator\":\"mediator-17\"}"},
+    {"disputes.case_recorded", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"mediating\",\"previous_status\":\"mediating\","
+     "\"step\":4,\"deadline\":\"resolve\",\"due\":1795000000000000}"},
+    {"disputes.case_paused", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"mediating\",\"previous_status\":\"mediating\","
+     "\"step\":5,\"deadline\":null,\"due\":null}"},
+    {"disputes.case_resumed", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"mediating\",\"previous_status\":\"mediating\","
+     "\"step\":6,\"deadline\":\"resolve\",\"due\":1795000000000000}"},
+    {"disputes.case_resolved", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"resolved\",\"previous_status\":\"mediating\","
+     "\"step\":7,\"deadline\":\"followup\",\"due\":1795000000000000}"},
+    {"disputes.case_failed", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"failed\",\"previous_status\":\"mediating\","
+     "\"step\":7,\"deadline\":null,\"due\":null}"},
+    {"disputes.case_escalated", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"street\",\"status\":\"escalated\",\"previous_status\":\"failed\","
+     "\"step\":8,\"deadline\":\"accept\",\"due\":1795000000000000}"},
+    {"disputes.case_overdue", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"mediating\",\"previous_status\":\"mediating\","
+     "\"step\":4,\"deadline\":\"resolve\",\"due\":1795000000000000,"
+     "\"missed\":\"resolve\",\"missed_due\":1795000000000000,\"auto_escalate\":true}"},
+    {"disputes.case_closed", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"closed\",\"previous_status\":\"resolved\","
+     "\"step\":8,\"deadline\":null,\"due\":null,"
+     "\"performed\":true}"},
+    {"disputes.case_withdrawn", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"withdrawn\",\"previous_status\":\"filed\","
+     "\"step\":2,\"deadline\":null,\"due\":null}"},
+    {"disputes.case_referred", COMMUNITY,
+     "{" CASE_HEAD
+     "\"level\":\"community\",\"status\":\"referred\",\"previous_status\":\"mediating\","
+     "\"step\":5,\"deadline\":null,\"due\":null,"
+     "\"to\":\"litigation\"}"},
+    {"disputes.major_case_filed", "131002",
+     "{\"case\":\"" CASE_ID "\",\"community\":\"" COMMUNITY "\",\"district\":\"131002\","
+     "\"category\":\"land_requisition\",\"risk\":\"major\",\"people_involved\":12,"
+     "\"level\":\"street\",\"source\":\"grid_patrol\"}"},
     {"admission.catalog_changed", "131002",
      "{\"county\":\"131002\",\"version\":3,\"change\":\"put\",\"list\":\"assist_government\","
      "\"code\":\"A-01\"}"},

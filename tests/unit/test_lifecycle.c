@@ -44,9 +44,13 @@ test_every_transition_unpaused (void **state)
                               disputes_status_name (st));
                 assert_string_equal (err.code, "conflict");
                 assert_string_equal (err.field, "id");
-                //  The message names the action and the current status.
+                //  The message names the action, the current status and the statuses the
+                //  action applies to.
                 assert_non_null (strstr (err.message, disputes_action_name (a)));
                 assert_non_null (strstr (err.message, disputes_status_name (st)));
+                for (int ok = 0; ok < DISPUTES_STATUS_COUNT; ok++)
+                    if (s_expected[a][ok] != NO)
+                        assert_non_null (strstr (err.message, disputes_status_name (ok)));
             } else {
                 if (rc != 0)
                     fail_msg ("%s from %s refused: %s", disputes_action_name (a),

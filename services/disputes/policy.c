@@ -101,8 +101,9 @@ s_read_day (sq_ctx_t *ctx, const char *field, const msgpack_object *list, uint32
     static const int lengths[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     char text[16] = "";
     bool ok = sq_obj_str_copy (&list->via.array.ptr[i], text, sizeof text) == 0
-              && strlen (text) == 10 && text[4] == '-' && text[7] == '-'
-              && sq_is_digits (text, 4) && sq_is_digits (text + 5, 2) && sq_is_digits (text + 8, 2);
+              && strlen (text) == 10 && text[4] == '-' && text[7] == '-';
+    for (int c = 0; ok && c < 10; c++)
+        ok = c == 4 || c == 7 || (text[c] >= '0' && text[c] <= '9');
     int64_t y = ok ? strtoll (text, NULL, 10) : 0;
     int m = ok ? (int) strtol (text + 5, NULL, 10) : 0, d = ok ? (int) strtol (text + 8, NULL, 10) : 0;
     bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -179,8 +180,8 @@ disputes_calendar_put (sq_ctx_t *ctx)
     if (rc == 0 && used)
         rc = sq_db_exec (ctx->db, "INSERT INTO disputes.calendar_day (day, kind)"
                          " SELECT date '1970-01-01' + split_part (e, ':', 1)::int,"
-                         " split_part (e, ':', 2) FROM unnest (string_to_array ($2, ',')) AS e",
-                         2, params, &ctx->err);
+                         " split_part (e, ':', 2) FROM unnest (string_to_array ($1, ',')) AS e",
+                         1, params + 1, &ctx->err);
     free (seen);
     free (values);
     if (rc)

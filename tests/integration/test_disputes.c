@@ -78,22 +78,14 @@ s_call (const char *cmd, const char *args, const char *role, const char *scope)
 static sq_test_reply_t *
 s_ok (const char *cmd, const char *args, const char *role, const char *scope)
 {
-    sq_test_reply_t *reply = s_call (cmd, args, role, scope);
-    if (!reply->ok)
-        fail_msg ("%s %s: %s %s (%s)", cmd, args, reply->code, reply->message, reply->field);
-    return reply;
+    return sq_test_ok (s_stack.client, "disputes", cmd, args, role, scope);
 }
 
 static void
 s_fails (const char *cmd, const char *args, const char *role, const char *scope,
          const char *code, const char *field)
 {
-    sq_test_reply_t *reply = s_call (cmd, args, role, scope);
-    if (reply->ok || strcmp (reply->code, code) || (field && strcmp (reply->field, field)))
-        fail_msg ("%s %s: got %s/%s (%s), expected %s/%s", cmd, args,
-                  reply->ok ? "ok" : reply->code, reply->field, reply->message, code,
-                  field ? field : "*");
-    sq_test_reply_destroy (&reply);
+    sq_test_fails (s_stack.client, "disputes", cmd, args, role, scope, code, field);
 }
 
 static int64_t
@@ -105,42 +97,11 @@ s_count (const char *sql)
     return n;
 }
 
-//  Next disputes event, checked against its contract; it must be of type (when given).
-static sq_event_t *
-s_next_event (const char *type)
-{
-    int64_t deadline = sq_clock_ms () + 10000;
-    while (sq_clock_ms () < deadline) {
-        sq_event_t *event = sq_sub_next (s_sub, 200);
-        if (!event)
-            continue;
-        char why[256];
-        if (sq_test_contract_check (event, why, sizeof why))
-            fail_msg ("%s breaks its contract: %s", event->env.type, why);
-        if (type && strcmp (event->env.type, type))
-            fail_msg ("expected %s, got %s", type, event->env.type);
-        return event;
-    }
-    fail_msg ("no %s event", type ? type : "disputes");
-    return NULL;
-}
-
-//  Skips events until one about case id of type arrives (other tests' events may be queued).
+//  The next event about case id, which must be of type (events of other cases are skipped).
 static sq_event_t *
 s_case_event (const char *id, const char *type)
 {
-    for (int i = 0; i < 1000; i++) {
-        sq_event_t *event = s_next_event (NULL);
-        const msgpack_object *data = event->env.data;
-        if (sq_obj_str_eq (sq_obj_get (data, "case"), id)) {
-            if (strcmp (event->env.type, type))
-                fail_msg ("case %s: expected %s, got %s", id, type, event->env.type);
-            return event;
-        }
-        sq_event_destroy (&event);
-    }
-    fail_msg ("no %s for case %s", type, id);
-    return NULL;
+    return sq_test_event_about (s_sub, "case", id, type);
 }
 
 //  Files a case in community as community staff of it, with extra arguments (a JSON

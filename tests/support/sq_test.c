@@ -249,6 +249,52 @@ sq_test_call (sq_mdp_client_t *client, const char *service, const char *cmd,
     return reply;
 }
 
+sq_test_reply_t *
+sq_test_ok (sq_mdp_client_t *client, const char *service, const char *cmd,
+            const char *json_args, const char *role, const char *scope)
+{
+    sq_test_reply_t *reply = sq_test_call (client, service, cmd, json_args, role, scope, NULL);
+    if (!reply->ok)
+        fail_msg ("%s %s: %s %s (%s)", cmd, json_args, reply->code, reply->message,
+                  reply->field);
+    return reply;
+}
+
+void
+sq_test_fails (sq_mdp_client_t *client, const char *service, const char *cmd,
+               const char *json_args, const char *role, const char *scope, const char *code,
+               const char *field)
+{
+    sq_test_reply_t *reply = sq_test_call (client, service, cmd, json_args, role, scope, NULL);
+    if (reply->ok || strcmp (reply->code, code) || (field && strcmp (reply->field, field)))
+        fail_msg ("%s %s: got %s/%s (%s), expected %s/%s", cmd, json_args,
+                  reply->ok ? "ok" : reply->code, reply->field, reply->message, code,
+                  field ? field : "*");
+    sq_test_reply_destroy (&reply);
+}
+
+sq_event_t *
+sq_test_event_about (sq_sub_t *sub, const char *key, const char *value, const char *type)
+{
+    int64_t deadline = sq_clock_ms () + SQ_TEST_EVENT_WAIT_MS;
+    while (sq_clock_ms () < deadline) {
+        sq_event_t *event = sq_sub_next (sub, 200);
+        if (!event)
+            continue;
+        char why[256];
+        if (sq_test_contract_check (event, why, sizeof why))
+            fail_msg ("%s breaks its contract: %s", event->env.type, why);
+        if (sq_obj_str_eq (sq_obj_get (event->env.data, key), value)) {
+            if (type && strcmp (event->env.type, type))
+                fail_msg ("%s %s: expected %s, got %s", key, value, type, event->env.type);
+            return event;
+        }
+        sq_event_destroy (&event);
+    }
+    fail_msg ("no %s event about %s %s", type ? type : "", key, value);
+    return NULL;
+}
+
 void
 sq_test_reply_destroy (sq_test_reply_t **self_p)
 {

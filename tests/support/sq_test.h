@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #define SQ_TEST_CALL_TIMEOUT_MS 30000 //  a command in a test answers within this
+#define SQ_TEST_EVENT_WAIT_MS 10000   //  an awaited event arrives within this
 
 //  Creates (dropping first) database "shequ_<name>" in the cluster of SHEQU_PG and returns
 //  its connection string (static). Skips the test (exit 77... reported) when SHEQU_PG is unset.
@@ -59,6 +60,21 @@ sq_test_reply_t *sq_test_call (sq_mdp_client_t *client, const char *service, con
                                const char *json_args, const char *role, const char *scope,
                                const char *idem);
 void sq_test_reply_destroy (sq_test_reply_t **self_p);
+
+//  sq_test_call that must succeed: fails the test with the error otherwise.
+sq_test_reply_t *sq_test_ok (sq_mdp_client_t *client, const char *service, const char *cmd,
+                             const char *json_args, const char *role, const char *scope);
+
+//  sq_test_call that must fail with code, and with field unless field is NULL.
+void sq_test_fails (sq_mdp_client_t *client, const char *service, const char *cmd,
+                    const char *json_args, const char *role, const char *scope,
+                    const char *code, const char *field);
+
+//  The next event from sub whose data has key equal to value (others are skipped), within
+//  10 s; every event seen is checked against its contract. When type is given the event
+//  must be of that type. Fails the test otherwise.
+sq_event_t *sq_test_event_about (sq_sub_t *sub, const char *key, const char *value,
+                                 const char *type);
 
 //  The JSON text of a reply's result (malloc'd), for messages and comparisons.
 char *sq_test_json (const msgpack_object *o);

@@ -140,6 +140,15 @@ bool sq_ctx_in_scope (const sq_ctx_t *ctx, const char *code);
 //  Sets a `forbidden` error unless code lies in the actor's scope; returns 0 or -1.
 int sq_ctx_require_scope (sq_ctx_t *ctx, const char *code, const char *field);
 
+//  True when the actor may see personal data of something in division in clear (DESIGN.md:
+//  community staff and mediators within their scope, which must not be the whole platform,
+//  and auditors).
+bool sq_ctx_may_unmask (const sq_ctx_t *ctx, const char *division);
+
+//  Records an unmasked read in the service's personal_data_reads table: subject says what
+//  was read ("resident:<id>"), fields which fields. Returns 0 or -1 with ctx->err set.
+int sq_ctx_record_read (sq_ctx_t *ctx, const char *subject, const char *fields);
+
 //  Sets a `forbidden` error unless the actor's role is one of the NULL-terminated roles.
 int sq_ctx_require_role (sq_ctx_t *ctx, const char *const *roles);
 

@@ -171,6 +171,29 @@ sq_ctx_require_scope (sq_ctx_t *ctx, const char *code, const char *field)
                          ctx->actor->scope);
 }
 
+bool
+sq_ctx_may_unmask (const sq_ctx_t *ctx, const char *division)
+{
+    const char *role = ctx->actor->role;
+    if (strcmp (role, "auditor") == 0)
+        return true;
+    return (strcmp (role, "community_staff") == 0 || strcmp (role, "mediator") == 0)
+           && ctx->actor->scope[0] && sq_ctx_in_scope (ctx, division);
+}
+
+int
+sq_ctx_record_read (sq_ctx_t *ctx, const char *subject, const char *fields)
+{
+    char at[24], sql[512]; //  the schema is a PostgreSQL name: at most 63 bytes
+    snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
+    snprintf (sql, sizeof sql, "INSERT INTO %s.personal_data_reads (at, actor_id, actor_role,"
+              " actor_scope, subject, fields, cmd) VALUES ($1::bigint, $2, $3, $4, $5, $6, $7)",
+              sq_service_schema (ctx->service));
+    const char *params[] = {at, ctx->actor->id, ctx->actor->role, ctx->actor->scope, subject,
+                            fields, ctx->cmd};
+    return sq_db_exec (ctx->db, sql, 7, params, &ctx->err);
+}
+
 int
 sq_ctx_require_role (sq_ctx_t *ctx, const char *const *roles)
 {

@@ -318,18 +318,6 @@ disputes_case_file (sq_ctx_t *ctx)
 
 // ---- reading ------------------------------------------------------------------------------
 
-//  True when the actor may see parties' phones and identity numbers in clear (DESIGN.md:
-//  community staff and mediators within their scope, and auditors).
-static bool
-s_may_unmask (const sq_ctx_t *ctx, const char *community)
-{
-    const char *role = ctx->actor->role;
-    if (strcmp (role, "auditor") == 0)
-        return true;
-    return (strcmp (role, "community_staff") == 0 || strcmp (role, "mediator") == 0)
-           && ctx->actor->scope[0] && sq_ctx_in_scope (ctx, community);
-}
-
 //  Packs a sealed column in clear, or the masked column.
 static void
 s_pack_personal (sq_ctx_t *ctx, const char *key, PGresult *res, int row, int sealed, int masked,
@@ -459,17 +447,13 @@ s_pack_columns (msgpack_packer *pk, PGresult *res, int row)
     }
 }
 
+//  Records an unmasked read of a case's parties.
 static int
 s_record_read (sq_ctx_t *ctx, const char *id)
 {
-    char subject[SQ_TEXT_ID_MAX + 16], at[24];
+    char subject[SQ_TEXT_ID_MAX + 16];
     snprintf (subject, sizeof subject, "dispute:%s", id);
-    snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
-    const char *params[] = {at, ctx->actor->id, ctx->actor->role, ctx->actor->scope, subject,
-                            "parties.phone,parties.id_number", ctx->cmd};
-    return sq_db_exec (ctx->db, "INSERT INTO disputes.personal_data_reads (at, actor_id,"
-                       " actor_role, actor_scope, subject, fields, cmd)"
-                       " VALUES ($1::bigint, $2, $3, $4, $5, $6, $7)", 7, params, &ctx->err);
+    return sq_ctx_record_read (ctx, subject, "parties.phone,parties.id_number");
 }
 
 int
@@ -501,7 +485,8 @@ disputes_case_get (sq_ctx_t *ctx)
         PQclear (res);
         return -1;
     }
-    bool clear = s_may_unmask (ctx, c.community);
+    //  Parties are shown in clear to those who may (DESIGN.md), and that read is recorded.
+    bool clear = sq_ctx_may_unmask (ctx, c.community);
     msgpack_pack_map (ctx->pk, S_CASE_FIELDS + 5);
     s_pack_columns (ctx->pk, res, 0);
     PQclear (res);

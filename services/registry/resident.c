@@ -196,18 +196,6 @@ registry_resident_register (sq_ctx_t *ctx)
     return 0;
 }
 
-//  True when the actor may see identity numbers, phones and care groups in clear
-//  (DESIGN.md: community staff and mediators within their scope, and auditors).
-static bool
-s_may_unmask (const sq_ctx_t *ctx, const char *community)
-{
-    const char *role = ctx->actor->role;
-    if (strcmp (role, "auditor") == 0)
-        return true;
-    return (strcmp (role, "community_staff") == 0 || strcmp (role, "mediator") == 0)
-           && ctx->actor->scope[0] && sq_ctx_in_scope (ctx, community);
-}
-
 //  Opens a sealed column into out; "" when NULL.
 static void
 s_open (sq_ctx_t *ctx, PGresult *res, int column, char *out, size_t out_size)
@@ -230,14 +218,9 @@ s_open (sq_ctx_t *ctx, PGresult *res, int column, char *out, size_t out_size)
 static int
 s_record_read (sq_ctx_t *ctx, const char *resident, const char *fields)
 {
-    char subject[SQ_TEXT_ID_MAX + 16], at[24];
+    char subject[SQ_TEXT_ID_MAX + 16];
     snprintf (subject, sizeof subject, "resident:%s", resident);
-    snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
-    const char *params[] = {at, ctx->actor->id, ctx->actor->role, ctx->actor->scope, subject,
-                            fields, ctx->cmd};
-    return sq_db_exec (ctx->db, "INSERT INTO registry.personal_data_reads (at, actor_id,"
-                       " actor_role, actor_scope, subject, fields, cmd)"
-                       " VALUES ($1::bigint, $2, $3, $4, $5, $6, $7)", 7, params, &ctx->err);
+    return sq_ctx_record_read (ctx, subject, fields);
 }
 
 //  Packs row 0 of S_RESIDENT_COLUMNS, unmasked when the actor may see it (and recorded).
@@ -248,7 +231,7 @@ s_pack_resident (sq_ctx_t *ctx, PGresult *res)
     const char *community = PQgetvalue (res, 0, 1);
     if (sq_ctx_require_scope (ctx, community, "id"))
         return -1;
-    bool clear = s_may_unmask (ctx, community);
+    bool clear = sq_ctx_may_unmask (ctx, community);
     char id_number[64], phone[64];
     snprintf (id_number, sizeof id_number, "%s", PQgetvalue (res, 0, 11));
     snprintf (phone, sizeof phone, "%s", PQgetvalue (res, 0, 12));

@@ -40,11 +40,7 @@ s_setup (void **state)
     s_state.day_us = DAY_MS * 1000;
     sq_service_config_t config;
     disputes_service_config (&s_state, &config);
-    config.conninfo = s_stack.conninfo;
-    config.commands_endpoint = bus_endpoint_commands (s_stack.bus);
-    config.events_in = bus_endpoint_events_in (s_stack.bus);
-    s_disputes = sq_service_new (&config);
-    assert_int_equal (sq_service_start (s_disputes), 0);
+    s_disputes = sq_test_service_start (&s_stack, &config);
     s_sub = sq_sub_new (bus_endpoint_events_out (s_stack.bus), bus_endpoint_commands (s_stack.bus));
     sq_sub_track (s_sub, "disputes", 0);
     return 0;

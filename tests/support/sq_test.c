@@ -378,6 +378,19 @@ sq_test_stack_start (sq_test_stack_t *stack, const char *name)
     sq_test_import_divisions (stack->client);
 }
 
+sq_service_t *
+sq_test_service_start (sq_test_stack_t *stack, sq_service_config_t *config)
+{
+    config->conninfo = stack->conninfo;
+    config->commands_endpoint = bus_endpoint_commands (stack->bus);
+    config->events_in = bus_endpoint_events_in (stack->bus);
+    sq_service_t *service = sq_service_new (config);
+    assert_non_null (service);
+    if (sq_service_start (service))
+        fail_msg ("service %s did not start (see its log lines above)", config->name);
+    return service;
+}
+
 void
 sq_test_stack_stop (sq_test_stack_t *stack)
 {

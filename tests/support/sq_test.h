@@ -97,6 +97,10 @@ typedef struct {
 void sq_test_stack_start (sq_test_stack_t *stack, const char *name);
 void sq_test_stack_stop (sq_test_stack_t *stack);
 
+//  Starts a service in this process on the stack's database and bus (sets config's
+//  conninfo and endpoints); fails the test when it does not start.
+sq_service_t *sq_test_service_start (sq_test_stack_t *stack, sq_service_config_t *config);
+
 //  The real divisions file beside the project (SHEQU_SHARED_DIR, else ../shared).
 const char *sq_test_divisions_path (void);
 

@@ -45,6 +45,13 @@ typedef struct {
 #define REASONS "[{\"rule\":\"negative_list\",\"seed\":\"LF 4.4\",\"field\":\"subject\"," \
                 "\"message\":\"a community is never a responsible party for demolition\"}]"
 
+//  The fields every ledger.transfer_* event starts with.
+#define LEDGER_HEAD "\"transfer\":\"exp-2024-0001\",\"chain_seq\":42,"                   \
+                    "\"debit\":\"community:" COMMUNITY ":public_service\","               \
+                    "\"credit\":\"expense:" COMMUNITY ":volunteer_service\","             \
+                    "\"amount\":120000,\"code\":\"expense\",\"hash\":"                \
+                    "\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\""
+
 static const sample_t s_samples[] = {
     {"disputes.case_filed", COMMUNITY,
      "{" CASE_HEAD
@@ -131,6 +138,12 @@ static const sample_t s_samples[] = {
     {"admission.agreement_signed", COMMUNITY,
      "{\"agreement\":\"" AGREEMENT "\",\"application\":\"" APPLICATION "\",\"community\":\""
      COMMUNITY "\",\"funds\":500000}"},
+    {"ledger.transfer_posted", COMMUNITY,
+     "{" LEDGER_HEAD ",\"pending\":false,\"reverses\":null}"},
+    {"ledger.transfer_pending", COMMUNITY,
+     "{" LEDGER_HEAD ",\"memo\":\"办公用品\",\"expires_at\":1795000000000000}"},
+    {"ledger.transfer_voided", COMMUNITY,
+     "{" LEDGER_HEAD ",\"reason\":\"expired\",\"memo\":null}"},
     {"registry.resident_registered", COMMUNITY,
      "{\"resident\":\"" RESIDENT "\",\"community\":\"" COMMUNITY "\",\"grid\":\"" COMMUNITY
      "-001\",\"household\":\"" HOUSEHOLD "\",\"residency\":\"registered\",\"party_member\":true,"

@@ -1,0 +1,454 @@
+/*  Ledger through the bus on real PostgreSQL and Redis: transfers created once per id,
+    checked inputs and roles, community funds that never go below zero while many clients
+    race on one, linked batches that post all or nothing, pending transfers posted, voided
+    and expired by the sweep, corrections, balances at a past moment, and audit.verify
+    before and after a row is tampered with in the database. */
+#include "ledger.h"
+#include "sq_test.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define DISTRICT "131002"        //  安次区
+#define COMMUNITY "131002001007" //  吉祥社区
+#define TREASURY "treasury:" DISTRICT
+#define WORK "community:" COMMUNITY ":work"
+#define PUBLIC "community:" COMMUNITY ":public_service"
+#define OFFICE "community:" COMMUNITY ":office"
+#define SPENT "expense:" COMMUNITY ":volunteer_service"
+#define RACE_THREADS 8          //  clients racing on one fund
+#define RACE_STEPS 25           //  debits each client tries
+#define RACE_FUND 100000        //  fen in the fund before the race
+#define RACE_AMOUNT 700         //  fen per debit: 142 fit, 58 do not
+#define EXPIRY_WAIT_MS 10000    //  an expired transfer is voided within this
+
+static sq_test_stack_t s_stack;
+static sq_service_t *s_ledger;
+static sq_sub_t *s_sub;
+
+static int
+s_setup (void **state)
+{
+    (void) state;
+    //  Sweeps five times a second so a 1 s timeout is seen at once; four worker threads, so
+    //  racing commands run in concurrent transactions on four connections.
+    setenv ("SHEQU_SWEEP_MS", "200", 1);
+    setenv ("SHEQU_WORKER_THREADS", "4", 1);
+    sq_test_stack_start (&s_stack, "ledger");
+    sq_service_config_t config;
+    ledger_service_config (&config);
+    config.conninfo = s_stack.conninfo;
+    config.commands_endpoint = bus_endpoint_commands (s_stack.bus);
+    config.events_in = bus_endpoint_events_in (s_stack.bus);
+    s_ledger = sq_service_new (&config);
+    assert_int_equal (sq_service_start (s_ledger), 0);
+    s_sub = sq_sub_new (bus_endpoint_events_out (s_stack.bus), bus_endpoint_commands (s_stack.bus));
+    sq_sub_track (s_sub, "ledger", 0);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    (void) state;
+    sq_sub_destroy (&s_sub);
+    sq_service_destroy (&s_ledger);
+    sq_test_stack_stop (&s_stack);
+    return 0;
+}
+
+// ---- helpers ----------------------------------------------------------------------------
+
+static sq_test_reply_t *
+s_ok (const char *cmd, const char *args, const char *role, const char *scope)
+{
+    return sq_test_ok (s_stack.client, "ledger", cmd, args, role, scope);
+}
+
+static void
+s_fails (const char *cmd, const char *args, const char *role, const char *scope,
+         const char *code, const char *field)
+{
+    sq_test_fails (s_stack.client, "ledger", cmd, args, role, scope, code, field);
+}
+
+//  The args of a transfer; extra is JSON starting with a comma, or "".
+static const char *
+s_args (const char *id, const char *debit, const char *credit, int64_t amount, const char *extra)
+{
+    static char args[1024];
+    snprintf (args, sizeof args, "{\"id\":\"%s\",\"debit\":\"%s\",\"credit\":\"%s\","
+              "\"amount\":%lld,\"code\":\"test\"%s}", id, debit, credit, (long long) amount,
+              extra);
+    return args;
+}
+
+//  Moves money as the district's official; must succeed.
+static void
+s_move (const char *id, const char *debit, const char *credit, int64_t amount, const char *extra)
+{
+    sq_test_reply_t *reply = s_ok ("transfer.create", s_args (id, debit, credit, amount, extra),
+                                   "district_official", DISTRICT);
+    sq_test_reply_destroy (&reply);
+}
+
+//  One balance field of account now (at 0) or at a past moment.
+static int64_t
+s_balance (const char *account, const char *field, int64_t at)
+{
+    char args[256];
+    if (at)
+        snprintf (args, sizeof args, "{\"account\":\"%s\",\"at\":%lld}", account, (long long) at);
+    else
+        snprintf (args, sizeof args, "{\"account\":\"%s\"}", account);
+    sq_test_reply_t *reply = s_ok ("account.get", args, "auditor", "");
+    int64_t value = sq_test_int (reply->result, field);
+    sq_test_reply_destroy (&reply);
+    return value;
+}
+
+static void
+s_event (const char *id, const char *type)
+{
+    sq_event_t *event = sq_test_event_about (s_sub, "transfer", id, type);
+    sq_event_destroy (&event);
+}
+
+static int64_t
+s_count (const char *sql)
+{
+    char *value = sq_test_db_value (s_stack.db, sql);
+    int64_t n = strtoll (value, NULL, 10);
+    free (value);
+    return n;
+}
+
+// ---- tests ------------------------------------------------------------------------------
+
+static void
+test_create_once_per_id (void **state)
+{
+    (void) state;
+    const char *args = s_args ("fund-work-1", TREASURY, WORK, 100000,
+                               ",\"memo\":\"2024 工作经费\"");
+    sq_test_reply_t *first = s_ok ("transfer.create", args, "district_official", DISTRICT);
+    char kind[16];
+    assert_string_equal (sq_test_str (first->result, "kind", kind, sizeof kind), "posted");
+    s_event ("fund-work-1", "ledger.transfer_posted");
+    //  The same id and content: the first result, byte for byte, and nothing moves again.
+    sq_test_reply_t *again = s_ok ("transfer.create", args, "district_official", DISTRICT);
+    char *a = sq_test_json (first->result), *b = sq_test_json (again->result);
+    assert_string_equal (a, b);
+    free (a);
+    free (b);
+    sq_test_reply_destroy (&first);
+    sq_test_reply_destroy (&again);
+    assert_int_equal (s_balance (WORK, "balance", 0), 100000);
+    assert_int_equal (s_balance (TREASURY, "balance", 0), -100000);
+    //  The same id, other content: conflict.
+    s_fails ("transfer.create", s_args ("fund-work-1", TREASURY, WORK, 100001, ""),
+             "district_official", DISTRICT, SQ_ERR_CONFLICT, "id");
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer"), 1);
+}
+
+static void
+test_inputs_and_roles (void **state)
+{
+    (void) state;
+    const char *role = "district_official";
+    s_fails ("transfer.create", s_args ("x1", "community:" COMMUNITY ":cake", WORK, 1, ""), role,
+             DISTRICT, SQ_ERR_INVALID, "debit");
+    s_fails ("transfer.create", s_args ("x1", TREASURY, "bank:1", 1, ""), role, DISTRICT,
+             SQ_ERR_INVALID, "credit");
+    s_fails ("transfer.create", s_args ("x1", WORK, WORK, 1, ""), role, DISTRICT,
+             SQ_ERR_INVALID, "credit");
+    s_fails ("transfer.create", s_args ("x1", TREASURY, WORK, 0, ""), role, DISTRICT,
+             SQ_ERR_INVALID, "amount");
+    s_fails ("transfer.create", s_args ("x 1", TREASURY, WORK, 1, ""), role, DISTRICT,
+             SQ_ERR_INVALID, "id");
+    s_fails ("transfer.create", s_args ("x1", TREASURY, WORK, 1, ",\"timeout\":5"), role,
+             DISTRICT, SQ_ERR_INVALID, "timeout");
+    s_fails ("transfer.create", s_args ("x1", TREASURY, WORK, 1, ",\"pending\":\"yes\""), role,
+             DISTRICT, SQ_ERR_INVALID, "pending");
+    s_fails ("transfer.create", "{\"id\":\"x1\",\"debit\":\"" TREASURY "\",\"credit\":\"" WORK
+             "\",\"amount\":1,\"code\":\"Not A Code\"}", role, DISTRICT, SQ_ERR_INVALID, "code");
+    s_fails ("transfer.create", "{\"id\":\"x1\",\"debit\":\"" TREASURY "\",\"credit\":\"" WORK
+             "\",\"amount\":1}", role, DISTRICT, SQ_ERR_INVALID, "code");
+    //  Outside the scope, the wrong role, staff moving anything but their own spending.
+    s_fails ("transfer.create", s_args ("x1", TREASURY, WORK, 1, ""), role, "130102",
+             SQ_ERR_FORBIDDEN, "debit");
+    s_fails ("transfer.create", s_args ("x1", TREASURY, WORK, 1, ""), "auditor", "",
+             SQ_ERR_FORBIDDEN, NULL);
+    s_fails ("transfer.create", s_args ("x1", TREASURY, WORK, 1, ""), "community_staff",
+             COMMUNITY, SQ_ERR_FORBIDDEN, "debit");
+    s_fails ("transfer.create", s_args ("x1", "department:民政局", WORK, 1, ""), role, DISTRICT,
+             SQ_ERR_FORBIDDEN, "debit");
+    s_fails ("audit.verify", "{}", role, DISTRICT, SQ_ERR_FORBIDDEN, NULL);
+    s_fails ("account.get", "{\"account\":\"" WORK "\"}", "community_staff", "131002001010",
+             SQ_ERR_FORBIDDEN, "account");
+    s_fails ("account.get", "{\"account\":\"" OFFICE "\"}", "auditor", "", SQ_ERR_NOT_FOUND,
+             "account");
+    //  Spending more than the fund holds: conflict naming the amount; nothing moved.
+    s_fails ("transfer.create", s_args ("x1", WORK, "expense:" COMMUNITY ":office", 100001, ""),
+             "community_staff", COMMUNITY, SQ_ERR_CONFLICT, "amount");
+    assert_int_equal (s_balance (WORK, "balance", 0), 100000);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id = 'x1'"), 0);
+}
+
+typedef struct {
+    sq_mdp_client_t *client;
+    int thread;
+    int ok, refused, failed; //  debits made, refused for want of money, other errors
+} s_racer_t;
+
+static void *
+s_race (void *arg)
+{
+    s_racer_t *racer = arg;
+    for (int i = 0; i < RACE_STEPS; i++) {
+        char id[64], args[512];
+        snprintf (id, sizeof id, "race-%d-%d", racer->thread, i);
+        snprintf (args, sizeof args, "{\"id\":\"%s\",\"debit\":\"" PUBLIC "\",\"credit\":\""
+                  SPENT "\",\"amount\":%d,\"code\":\"expense\"}", id, RACE_AMOUNT);
+        sq_test_reply_t *reply = sq_test_call (racer->client, "ledger", "transfer.create", args,
+                                               "community_staff", COMMUNITY, NULL);
+        if (reply->ok)
+            racer->ok++;
+        else if (strcmp (reply->code, SQ_ERR_CONFLICT) == 0 && strcmp (reply->field, "amount") == 0)
+            racer->refused++;
+        else
+            racer->failed++;
+        sq_test_reply_destroy (&reply);
+    }
+    return NULL;
+}
+
+static void
+test_racing_debits_never_overdraw (void **state)
+{
+    (void) state;
+    s_move ("fund-public-1", TREASURY, PUBLIC, RACE_FUND, "");
+    pthread_t threads[RACE_THREADS];
+    s_racer_t racers[RACE_THREADS];
+    for (int t = 0; t < RACE_THREADS; t++) {
+        racers[t] = (s_racer_t) {.thread = t};
+        racers[t].client = sq_mdp_client_new (bus_endpoint_commands (s_stack.bus));
+        assert_non_null (racers[t].client);
+    }
+    for (int t = 0; t < RACE_THREADS; t++)
+        assert_int_equal (pthread_create (&threads[t], NULL, s_race, &racers[t]), 0);
+    int ok = 0, refused = 0, failed = 0;
+    for (int t = 0; t < RACE_THREADS; t++) {
+        pthread_join (threads[t], NULL);
+        sq_mdp_client_destroy (&racers[t].client);
+        ok += racers[t].ok;
+        refused += racers[t].refused;
+        failed += racers[t].failed;
+    }
+    assert_int_equal (failed, 0);
+    assert_int_equal (ok, RACE_FUND / RACE_AMOUNT);
+    assert_int_equal (refused, RACE_THREADS * RACE_STEPS - RACE_FUND / RACE_AMOUNT);
+    assert_int_equal (s_balance (PUBLIC, "balance", 0), RACE_FUND % RACE_AMOUNT);
+    assert_int_equal (s_balance (SPENT, "balance", 0), RACE_FUND - RACE_FUND % RACE_AMOUNT);
+}
+
+static void
+test_linked_batch_all_or_nothing (void **state)
+{
+    (void) state;
+    //  The third overdraws the office fund, which holds only what the first brings.
+    const char *items = "[{\"id\":\"b-1\",\"debit\":\"" TREASURY "\",\"credit\":\"" OFFICE
+                        "\",\"amount\":5000,\"code\":\"appropriation\"},"
+                        "{\"id\":\"b-2\",\"debit\":\"" TREASURY "\",\"credit\":\"" WORK
+                        "\",\"amount\":700,\"code\":\"appropriation\"},"
+                        "{\"id\":\"b-3\",\"debit\":\"" OFFICE "\",\"credit\":\"" TREASURY
+                        "\",\"amount\":9000,\"code\":\"return\"}]";
+    char args[2048];
+    snprintf (args, sizeof args, "{\"linked\":true,\"transfers\":%s}", items);
+    sq_test_reply_t *reply = s_ok ("transfer.create_batch", args, "district_official", DISTRICT);
+    assert_int_equal (sq_test_int (reply->result, "created"), 0);
+    assert_int_equal (sq_test_int (reply->result, "failed"), 3);
+    const msgpack_object *results = sq_obj_get (reply->result, "results");
+    assert_int_equal (results->via.array.size, 3);
+    const msgpack_object *third = sq_obj_get (&results->via.array.ptr[2], "error");
+    assert_true (sq_obj_str_eq (sq_obj_get (third, "field"), "amount"));
+    const msgpack_object *first = sq_obj_get (&results->via.array.ptr[0], "error");
+    assert_true (sq_obj_str_eq (sq_obj_get (first, "field"), "linked"));
+    sq_test_reply_destroy (&reply);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id LIKE 'b-%'"), 0);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.account WHERE name = '" OFFICE "'"),
+                      0);
+    assert_int_equal (s_balance (WORK, "balance", 0), 100000);
+    //  Not linked: each stands alone.
+    snprintf (args, sizeof args, "{\"transfers\":%s}", items);
+    reply = s_ok ("transfer.create_batch", args, "district_official", DISTRICT);
+    assert_int_equal (sq_test_int (reply->result, "created"), 2);
+    assert_int_equal (sq_test_int (reply->result, "failed"), 1);
+    sq_test_reply_destroy (&reply);
+    assert_int_equal (s_balance (OFFICE, "balance", 0), 5000);
+    assert_int_equal (s_balance (WORK, "balance", 0), 100700);
+    s_fails ("transfer.create_batch", "{\"transfers\":[]}", "operator", "", SQ_ERR_INVALID,
+             "transfers");
+}
+
+static void
+test_pending_post_void_expire (void **state)
+{
+    (void) state;
+    //  Pending, then posted: reserved at once, moved at the post; posting again gives the
+    //  same post; voiding it now is a conflict.
+    s_move ("p-post", WORK, TREASURY, 700, ",\"pending\":true");
+    s_event ("p-post", "ledger.transfer_pending");
+    assert_int_equal (s_balance (WORK, "available", 0), 100000);
+    assert_int_equal (s_balance (WORK, "balance", 0), 100700);
+    sq_test_reply_t *post = s_ok ("transfer.post", "{\"id\":\"p-post\"}", "district_official",
+                                  DISTRICT);
+    sq_test_reply_t *again = s_ok ("transfer.post", "{\"id\":\"p-post\"}", "district_official",
+                                   DISTRICT);
+    char *a = sq_test_json (post->result), *b = sq_test_json (again->result);
+    assert_string_equal (a, b);
+    free (a);
+    free (b);
+    sq_test_reply_destroy (&post);
+    sq_test_reply_destroy (&again);
+    s_event ("p-post", "ledger.transfer_posted");
+    s_fails ("transfer.void", "{\"id\":\"p-post\"}", "district_official", DISTRICT,
+             SQ_ERR_CONFLICT, "id");
+    s_fails ("transfer.post", "{\"id\":\"fund-work-1\"}", "district_official", DISTRICT,
+             SQ_ERR_CONFLICT, "id");
+    s_fails ("transfer.post", "{\"id\":\"nothing\"}", "district_official", DISTRICT,
+             SQ_ERR_NOT_FOUND, "id");
+    assert_int_equal (s_balance (WORK, "balance", 0), 100000);
+    assert_int_equal (s_balance (WORK, "debits_pending", 0), 0);
+    //  Pending, then voided: everything as before.
+    s_move ("p-void", WORK, TREASURY, 300, ",\"pending\":true");
+    assert_int_equal (s_balance (WORK, "available", 0), 99700);
+    sq_test_reply_t *voided = s_ok ("transfer.void", "{\"id\":\"p-void\"}",
+                                    "district_official", DISTRICT);
+    sq_test_reply_destroy (&voided);
+    s_event ("p-void", "ledger.transfer_pending");
+    s_event ("p-void", "ledger.transfer_voided");
+    s_fails ("transfer.post", "{\"id\":\"p-void\"}", "district_official", DISTRICT,
+             SQ_ERR_CONFLICT, "id");
+    assert_int_equal (s_balance (WORK, "available", 0), 100000);
+    //  Pending with a timeout of 1 s: the sweep voids it.
+    s_move ("p-expire", WORK, TREASURY, 400, ",\"pending\":true,\"timeout\":1");
+    s_event ("p-expire", "ledger.transfer_pending");
+    sq_event_t *event = sq_test_event_about (s_sub, "transfer", "p-expire",
+                                             "ledger.transfer_voided");
+    assert_true (sq_obj_str_eq (sq_obj_get (event->env.data, "reason"), "expired"));
+    sq_event_destroy (&event);
+    assert_int_equal (s_balance (WORK, "available", 0), 100000);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE kind = 'expire'"
+                               " AND pending_id = 'p-expire'"), 1);
+    s_fails ("transfer.post", "{\"id\":\"p-expire\"}", "district_official", DISTRICT,
+             SQ_ERR_CONFLICT, "id");
+}
+
+static void
+test_corrections_and_history (void **state)
+{
+    (void) state;
+    int64_t before = sq_now_us ();
+    usleep (2000);
+    s_move ("wrong-1", TREASURY, WORK, 2500, ",\"memo\":\"录入错误\"");
+    int64_t between = sq_now_us ();
+    usleep (2000);
+    //  A correction swaps the accounts of a posted transfer and reverses no more than it.
+    s_fails ("transfer.create", s_args ("fix-1", TREASURY, WORK, 2500, ",\"reverses\":\"wrong-1\""),
+             "district_official", DISTRICT, SQ_ERR_CONFLICT, "reverses");
+    s_fails ("transfer.create", s_args ("fix-1", WORK, TREASURY, 2501, ",\"reverses\":\"wrong-1\""),
+             "district_official", DISTRICT, SQ_ERR_CONFLICT, "amount");
+    s_fails ("transfer.create", s_args ("fix-1", WORK, TREASURY, 1, ",\"reverses\":\"nope\""),
+             "district_official", DISTRICT, SQ_ERR_NOT_FOUND, "reverses");
+    s_move ("fix-1", WORK, TREASURY, 2500, ",\"reverses\":\"wrong-1\"");
+    sq_event_t *event = sq_test_event_about (s_sub, "transfer", "fix-1", "ledger.transfer_posted");
+    assert_true (sq_obj_str_eq (sq_obj_get (event->env.data, "reverses"), "wrong-1"));
+    assert_string_equal (event->env.div, COMMUNITY);
+    sq_event_destroy (&event);
+    //  The balance now, and at the moments before and between.
+    assert_int_equal (s_balance (WORK, "balance", 0), 100000);
+    assert_int_equal (s_balance (WORK, "balance", before), 100000);
+    assert_int_equal (s_balance (WORK, "balance", between), 102500);
+    //  Lists.
+    sq_test_reply_t *reply = s_ok ("transfer.list", "{\"account\":\"" WORK "\",\"from\":0}",
+                                   "community_staff", COMMUNITY);
+    const msgpack_object *rows = sq_obj_get (reply->result, "transfers");
+    //  fund-work-1, b-2, p-post and its post, p-void and its void, p-expire and its expiry,
+    //  wrong-1, fix-1.
+    assert_int_equal (rows->via.array.size, 10);
+    sq_test_reply_destroy (&reply);
+    reply = s_ok ("account.list", "{\"division\":\"" COMMUNITY "\"}", "street_official",
+                  "131002001");
+    //  work, public_service, office and the volunteer_service expenses.
+    assert_int_equal (sq_obj_get (reply->result, "accounts")->via.array.size, 4);
+    sq_test_reply_destroy (&reply);
+    s_fails ("account.list", "{\"division\":\"13100\"}", "operator", "", SQ_ERR_INVALID,
+             "division");
+    s_fails ("transfer.list", "{\"account\":\"" WORK "\",\"from\":5,\"to\":5}", "operator", "",
+             SQ_ERR_INVALID, "to");
+}
+
+static void
+test_audit_finds_tampering (void **state)
+{
+    (void) state;
+    sq_test_reply_t *reply = s_ok ("audit.verify", "{}", "auditor", "");
+    char *json = sq_test_json (reply->result);
+    if (!sq_obj_get (reply->result, "ok")->via.boolean)
+        fail_msg ("audit failed: %s", json);
+    free (json);
+    int64_t transfers = sq_test_int (reply->result, "transfers");
+    assert_true (transfers > RACE_FUND / RACE_AMOUNT);
+    assert_int_equal (sq_test_int (reply->result, "tail_seq"), transfers);
+    sq_test_reply_destroy (&reply);
+    //  Transfers refuse to be changed...
+    sq_error_t err = {0};
+    assert_int_equal (sq_db_exec (s_stack.db, "UPDATE ledger.transfer SET amount = amount + 1"
+                                  " WHERE seq = 5", 0, NULL, &err), -1);
+    //  ...unless someone with the database's keys switches the guard off.
+    assert_int_equal (sq_db_exec (s_stack.db, "ALTER TABLE ledger.transfer DISABLE TRIGGER"
+                                  " transfer_immutable", 0, NULL, &err), 0);
+    assert_int_equal (sq_db_exec (s_stack.db, "UPDATE ledger.transfer SET amount = amount + 1"
+                                  " WHERE seq = 5", 0, NULL, &err), 0);
+    reply = s_ok ("audit.verify", "{}", "operator", "");
+    assert_false (sq_obj_get (reply->result, "ok")->via.boolean);
+    const msgpack_object *broken = sq_obj_get (reply->result, "broken");
+    assert_int_equal (sq_test_int (broken, "seq"), 5);
+    assert_true (sq_obj_str_eq (sq_obj_get (broken, "reason"), "hash"));
+    assert_true (sq_obj_get (reply->result, "mismatched")->via.array.size >= 1);
+    sq_test_reply_destroy (&reply);
+    //  A row removed: the next one is missing its predecessor.
+    assert_int_equal (sq_db_exec (s_stack.db, "UPDATE ledger.transfer SET amount = amount - 1"
+                                  " WHERE seq = 5", 0, NULL, &err), 0);
+    assert_int_equal (sq_db_exec (s_stack.db, "UPDATE ledger.transfer SET prev_hash ="
+                                  " sha256 (prev_hash) WHERE seq = 7", 0, NULL, &err), 0);
+    reply = s_ok ("audit.verify", "{}", "operator", "");
+    broken = sq_obj_get (reply->result, "broken");
+    assert_int_equal (sq_test_int (broken, "seq"), 7);
+    assert_true (sq_obj_str_eq (sq_obj_get (broken, "reason"), "link"));
+    sq_test_reply_destroy (&reply);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_create_once_per_id),
+        cmocka_unit_test (test_inputs_and_roles),
+        cmocka_unit_test (test_racing_debits_never_overdraw),
+        cmocka_unit_test (test_linked_batch_all_or_nothing),
+        cmocka_unit_test (test_pending_post_void_expire),
+        cmocka_unit_test (test_corrections_and_history),
+        cmocka_unit_test (test_audit_finds_tampering),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}

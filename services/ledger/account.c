@@ -12,9 +12,9 @@
 static const char *const s_kind_names[LEDGER_ACCOUNT_KIND_COUNT] = {"treasury", "community",
                                                                     "department", "expense"};
 //  Spending categories: those of the public-service fund (PZH 5.4), then office and other.
-static const char *const s_categories[] = {"volunteer_service", "facility_maintenance",
-                                           "culture_sports", "education_training",
-                                           "courtyard_governance", "office", "other", NULL};
+const char *const ledger_categories[LEDGER_CATEGORY_COUNT + 1] = {
+    "volunteer_service", "facility_maintenance", "culture_sports", "education_training",
+    "courtyard_governance", "office", "other", NULL};
 static const char *const s_readers[] = {"operator", "auditor", "city_official",
                                         "district_official", "street_official",
                                         "community_staff", "community_office", NULL};
@@ -84,8 +84,8 @@ ledger_account_parse (const char *name, const char *field, ledger_account_t *out
         out->kind = LEDGER_ACCOUNT_EXPENSE;
         const char *category = s_community_part (name + 8, out);
         bool known = false;
-        for (int i = 0; category && s_categories[i]; i++)
-            known |= strcmp (category, s_categories[i]) == 0;
+        for (int i = 0; category && ledger_categories[i]; i++)
+            known |= strcmp (category, ledger_categories[i]) == 0;
         if (!known)
             why = "an expense account is named expense:<12-digit code>:<category>, category"
                   " one of volunteer_service, facility_maintenance, culture_sports,"

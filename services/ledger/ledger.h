@@ -26,6 +26,16 @@
 #define LEDGER_AUDIT_MISMATCH_MAX 10       //  accounts listed by audit.verify when wrong
 #define LEDGER_TIME_MAX INT64_C (4102444800000000) //  2100-01-01, in microseconds
 #define LEDGER_US_PER_S INT64_C (1000000)
+#define LEDGER_COMMUNITIES_MAX 10000       //  communities of one budget (a city has ~4,000)
+#define LEDGER_SYNC_CALLS_MAX 2000         //  registry calls to learn a division's communities
+#define LEDGER_FALLBACK_CALLS_MAX 1000     //  stats.get calls when the local counts lag
+#define LEDGER_CATCHUP_WAIT_MS 3000        //  a budget waits this long for registry events
+#define LEDGER_CATCHUP_POLL_MS 10          //  and looks this often
+#define LEDGER_BUDGET_PAGE_SIZE 500        //  communities per page of budget.compute
+#define LEDGER_YEAR_MIN 2000
+#define LEDGER_YEAR_MAX 2099
+#define LEDGER_STATEMENT_ROWS_MAX 5000     //  (fund, counterpart) rows of one statement
+#define LEDGER_APPLY_TARGETS_MAX 20000     //  pending transfers voided for one application
 
 //  What an account is, from its name (ledger_account_parse).
 typedef enum {
@@ -59,11 +69,50 @@ typedef struct {
 
 void ledger_service_config (sq_service_config_t *config);
 
+//  A community's figures as a budget uses them (counts.c).
+typedef struct {
+    char code[SQ_DIV_MAX];   //  12-digit division code
+    char kind[24];           //  urban_community, rural_community or village
+    int64_t residents;       //  active residents, every residency
+    int64_t party_members;
+    int64_t households;
+} ledger_count_t;
+
+//  The communities of a division with their figures, in code order (counts.c).
+typedef struct {
+    ledger_count_t *items;   //  owned; ledger_counts_free
+    size_t count;
+    const char *source;      //  "events" (the local copy) or "registry" (stats.get) (static)
+    int64_t registry_seq;    //  registry events applied ("events") or seen ("registry")
+} ledger_counts_t;
+
+//  Loads the communities of division (4, 6 or 9 digits) as counted now: fetches kinds from
+//  the registry at the division's first use, and, when the local copy lags the registry's
+//  stream for longer than LEDGER_CATCHUP_WAIT_MS, asks the registry's stats.get per
+//  community. Calls other services: run it before writing. Returns 0, or -1 with ctx->err.
+int ledger_counts_load (sq_ctx_t *ctx, const char *division, ledger_counts_t *out);
+void ledger_counts_free (ledger_counts_t *counts);
+
+//  Creates a transfer, or finds its first creation (transfer.create without the reply).
+//  Returns its row (LEDGER_TRANSFER_COLUMNS; the caller PQclear()s it), or NULL with err set
+//  when refused, or ctx->err when the database failed. Takes no lock: hold the chain lock.
+PGresult *ledger_transfer_make (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err);
+
+//  Posts (post) or voids a pending transfer, with memo for the ending row (NULL: the pending
+//  transfer's). Ending it again the same way returns the first end. Returns the ending row,
+//  or NULL with err set (not_found, conflict) or ctx->err. Hold the chain lock.
+PGresult *ledger_transfer_end (sq_ctx_t *ctx, const char *id, bool post, const char *memo,
+                               sq_error_t *err);
+
 //  Parses an account name into out; pure. Returns 0, or -1 with err set (`invalid`, naming
 //  field) saying what is wrong with it.
 int ledger_account_parse (const char *name, const char *field, ledger_account_t *out,
                           sq_error_t *err);
 const char *ledger_account_kind_name (ledger_account_kind_t kind);
+
+//  Spending categories of expense accounts, NULL-terminated (account.c).
+#define LEDGER_CATEGORY_COUNT 7
+extern const char *const ledger_categories[LEDGER_CATEGORY_COUNT + 1];
 
 //  Reads a transfer from map (a transfer.create args map or a batch item); checks every
 //  field. Returns 0, or -1 with err set naming the field.
@@ -110,5 +159,9 @@ sq_handler_fn ledger_transfer_create, ledger_transfer_create_batch, ledger_trans
 sq_handler_fn ledger_account_get, ledger_account_list;
 sq_handler_fn ledger_audit_verify;
 sq_handler_fn ledger_expire; //  sweep
+sq_handler_fn ledger_budget_compute, ledger_budget_appropriate;
+sq_handler_fn ledger_expense_record, ledger_statement_get;
+sq_event_fn ledger_registry_apply;  //  consumer of stream registry (counts.c)
+sq_event_fn ledger_admission_apply; //  consumer of stream admission (follow.c)
 
 #endif

@@ -1,4 +1,4 @@
-/*  ledger service: the command table and the sweep. */
+/*  ledger service: the command table, the streams it consumes and the sweep. */
 #include "ledger.h"
 
 #include <string.h>
@@ -12,7 +12,16 @@ static const sq_command_t s_commands[] = {
     {"account.get", ledger_account_get},
     {"account.list", ledger_account_list},
     {"audit.verify", ledger_audit_verify},
+    {"budget.compute", ledger_budget_compute},
+    {"budget.appropriate", ledger_budget_appropriate},
+    {"expense.record", ledger_expense_record},
+    {"statement.get", ledger_statement_get},
     {NULL, NULL}};
+
+//  The registry's figures (counts.c) and funds that follow admitted work (follow.c).
+static const sq_consumer_t s_consumers[] = {{"registry", "registry.", ledger_registry_apply},
+                                            {"admission", "admission.", ledger_admission_apply},
+                                            {NULL, NULL, NULL}};
 
 static const sq_command_t s_sweeps[] = {{"expire", ledger_expire}, {NULL, NULL}};
 
@@ -24,4 +33,5 @@ ledger_service_config (sq_service_config_t *config)
     config->schema = "ledger";
     config->commands = s_commands;
     config->sweeps = s_sweeps;
+    config->consumers = s_consumers;
 }

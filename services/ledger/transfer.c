@@ -109,6 +109,9 @@ ledger_transfer_read (const msgpack_object *map, ledger_transfer_t *t, sq_error_
 
 //  Runs an UPDATE of one account's sums. Returns the rows changed (0 or 1), or -1 with
 //  ctx->err set.
+static PGresult *s_end (sq_ctx_t *ctx, const PGresult *pending, const char *kind,
+                        const char *memo);
+
 static int
 s_account_update (sq_ctx_t *ctx, const char *sql, const char *account, int64_t amount)
 {
@@ -326,6 +329,47 @@ s_create (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err)
     return row;
 }
 
+PGresult *
+ledger_transfer_make (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err)
+{
+    return s_create (ctx, t, err);
+}
+
+PGresult *
+ledger_transfer_end (sq_ctx_t *ctx, const char *id, bool post, const char *memo,
+                     sq_error_t *err)
+{
+    const char *verb = post ? "post" : "void";
+    PGresult *pending = s_find (ctx, "id", id);
+    if (!pending)
+        return NULL;
+    if (PQntuples (pending) == 0 || strcmp (PQgetvalue (pending, 0, C_KIND), "pending")) {
+        sq_error_set (err, PQntuples (pending) ? SQ_ERR_CONFLICT : SQ_ERR_NOT_FOUND, "id",
+                      "could not %s transfer %s: it %s", verb, id,
+                      PQntuples (pending) ? "was not pending" : "does not exist");
+        PQclear (pending);
+        return NULL;
+    }
+    PGresult *end = s_find (ctx, "pending_id", id);
+    if (end && PQntuples (end) == 1) {
+        bool same = (strcmp (PQgetvalue (end, 0, C_KIND), "post") == 0) == post;
+        if (!same) {
+            sq_error_set (err, SQ_ERR_CONFLICT, "id", "could not %s transfer %s: it was already"
+                          " ended by %s (seq %s)", verb, id, PQgetvalue (end, 0, C_KIND),
+                          PQgetvalue (end, 0, C_SEQ));
+            PQclear (end);
+            end = NULL;
+        }
+        PQclear (pending);
+        return end;
+    }
+    bool looked = end != NULL;
+    PQclear (end);
+    PGresult *row = looked ? s_end (ctx, pending, verb, memo) : NULL;
+    PQclear (pending);
+    return row;
+}
+
 int
 ledger_transfer_create (sq_ctx_t *ctx)
 {
@@ -448,9 +492,10 @@ ledger_transfer_create_batch (sq_ctx_t *ctx)
 }
 
 //  Ends the pending transfer of row 0 of pending with a new row of kind post, void or
-//  expire. Returns the new row or NULL with ctx->err set.
+//  expire; memo NULL keeps the pending transfer's. Returns the new row or NULL with ctx->err
+//  set.
 static PGresult *
-s_end (sq_ctx_t *ctx, const PGresult *pending, const char *kind)
+s_end (sq_ctx_t *ctx, const PGresult *pending, const char *kind, const char *memo)
 {
     bool post = strcmp (kind, "post") == 0;
     const char *id = PQgetvalue (pending, 0, C_ID);
@@ -466,9 +511,10 @@ s_end (sq_ctx_t *ctx, const PGresult *pending, const char *kind)
                           " account vanished", id);
         return NULL;
     }
-    PGresult *row = ledger_chain_append (
-        ctx, NULL, kind, id, debit, credit, amount, PQgetvalue (pending, 0, C_CODE),
-        PQgetisnull (pending, 0, C_MEMO) ? NULL : PQgetvalue (pending, 0, C_MEMO), NULL, 0);
+    if (!memo)
+        memo = PQgetisnull (pending, 0, C_MEMO) ? NULL : PQgetvalue (pending, 0, C_MEMO);
+    PGresult *row = ledger_chain_append (ctx, NULL, kind, id, debit, credit, amount,
+                                         PQgetvalue (pending, 0, C_CODE), memo, NULL, 0);
     const char *params[] = {id};
     if (row && (sq_db_exec (ctx->db, "DELETE FROM ledger.pending_open WHERE id = $1", 1, params,
                             &ctx->err)
@@ -525,7 +571,7 @@ s_finish (sq_ctx_t *ctx, bool post)
         && strtoll (PQgetvalue (pending, 0, C_EXPIRES_AT), NULL, 10) <= sq_now_us ())
         rc = sq_error_set (&ctx->err, SQ_ERR_CONFLICT, "id", "could not post transfer %s: it"
                            " expired at %s", id, PQgetvalue (pending, 0, C_EXPIRES_AT));
-    PGresult *row = rc == 0 ? s_end (ctx, pending, verb) : NULL;
+    PGresult *row = rc == 0 ? s_end (ctx, pending, verb, NULL) : NULL;
     PQclear (pending);
     if (!row)
         return -1;
@@ -605,8 +651,8 @@ ledger_expire (sq_ctx_t *ctx)
     int rc = 0;
     for (int i = 0; i < PQntuples (due) && rc == 0; i++) {
         PGresult *pending = s_find (ctx, "id", PQgetvalue (due, i, 0));
-        PGresult *row = pending && PQntuples (pending) == 1 ? s_end (ctx, pending, "expire")
-                                                             : NULL;
+        PGresult *row = pending && PQntuples (pending) == 1
+                            ? s_end (ctx, pending, "expire", NULL) : NULL;
         rc = row ? 0 : -1;
         if (!row && !ctx->err.code)
             sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "", "pending transfer %s is missing",

@@ -144,6 +144,10 @@ static const sample_t s_samples[] = {
      "{" LEDGER_HEAD ",\"memo\":\"办公用品\",\"expires_at\":1795000000000000}"},
     {"ledger.transfer_voided", COMMUNITY,
      "{" LEDGER_HEAD ",\"reason\":\"expired\",\"memo\":null}"},
+    {"ledger.appropriated", "131002",
+     "{\"division\":\"131002\",\"year\":2026,\"profile\":\"langfang-2017\","
+     "\"payer\":null,\"communities\":341,\"transfers\":684,\"amount\":{\"city\":511500000,"
+     "\"district\":1193500000,\"total\":1705000000}}"},
     {"registry.resident_registered", COMMUNITY,
      "{\"resident\":\"" RESIDENT "\",\"community\":\"" COMMUNITY "\",\"grid\":\"" COMMUNITY
      "-001\",\"household\":\"" HOUSEHOLD "\",\"residency\":\"registered\",\"party_member\":true,"

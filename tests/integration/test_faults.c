@@ -5,7 +5,9 @@
 #include "sq_json.h"
 #include "sq_test.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +30,7 @@
 #define CALL_TIMEOUT_MS 20000    //  longer than the bus's dead-worker detection
 #define ATTEMPTS_MAX 30          //  retries of one registration on `unavailable`
 #define DRAIN_TIMEOUT_MS 180000  //  time allowed for the subscriber to see everything
+#define REDIS_START_MS 20000     //  a test Redis answers within this, even on a loaded machine
 
 static const char *s_communities[] = {"131002001007", "131002001010", "131002002002",
                                       "131003001001", "510402001002"};
@@ -189,6 +193,24 @@ test_relay_killed_mid_run_loses_nothing (void **state)
     bus_destroy (&bus);
 }
 
+//  A loopback port nobody listens on now, chosen by the kernel (a port computed from the pid
+//  can fall in the ephemeral range and be taken by some other test's socket).
+static int
+s_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0,
+                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t size = sizeof addr;
+    assert_int_equal (bind (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &addr, &size), 0);
+    close (fd);
+    return ntohs (addr.sin_port);
+}
+
+//  Starts redis-server on port and waits until it answers; fails the test when it exits or
+//  does not answer within REDIS_START_MS.
 static pid_t
 s_redis_start (int port)
 {
@@ -202,19 +224,22 @@ s_redis_start (int port)
                 "--save", "", "--appendonly", "no", (char *) NULL);
         _exit (127);
     }
-    //  Wait until it answers.
-    sq_cache_t *probe = NULL;
     char address[32];
     snprintf (address, sizeof address, "127.0.0.1:%d", port);
-    for (int i = 0; i < 100; i++) {
-        probe = sq_cache_new (address);
+    for (int waited = 0; waited < REDIS_START_MS; waited += 50) {
+        sq_cache_t *probe = sq_cache_new (address);
         sq_cache_set (probe, "probe", "1", 1, 10);
         bool up = sq_cache_up (probe);
         sq_cache_destroy (&probe);
         if (up)
-            break;
+            return pid;
+        int status = 0;
+        if (waitpid (pid, &status, WNOHANG) == pid)
+            fail_msg ("redis-server on port %d exited (status %d) before answering", port,
+                      status);
         usleep (50 * 1000);
     }
+    fail_msg ("redis-server on port %d did not answer within %d ms", port, REDIS_START_MS);
     return pid;
 }
 
@@ -268,7 +293,7 @@ s_cached (sq_mdp_client_t *client, sq_db_t *db, const char *address)
 static void
 test_redis_stalled_or_down_never_fails (void **state)
 {
-    int port = 21000 + (int) (getpid () % 20000);
+    int port = s_free_port ();
     char address[32];
     snprintf (address, sizeof address, "127.0.0.1:%d", port);
     setenv ("SHEQU_REDIS", address, 1);

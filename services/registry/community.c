@@ -14,7 +14,8 @@
 static const char *const s_org_kinds[] = {"social_org", "resident_unit", "owners_committee",
                                           "property_company", "volunteer_org", NULL};
 static const char *const s_staff_roles[] = {"secretary", "director", "full_time", "grid_worker",
-                                            "social_worker", NULL};
+                                            "social_worker", "street_official",
+                                            "district_official", NULL};
 
 static void
 s_now_text (char at[24])
@@ -196,37 +197,139 @@ registry_org_register (sq_ctx_t *ctx)
     return 0;
 }
 
+//  Officials work for a street or a district, the other roles for a community.
+static const char *
+s_official_level (const char *role)
+{
+    if (strcmp (role, "street_official") == 0)
+        return "street";
+    if (strcmp (role, "district_official") == 0)
+        return "district";
+    return NULL;
+}
+
+//  Checks that code is an existing division of level inside the actor's scope.
+static int
+s_require_division_at (sq_ctx_t *ctx, const char *code, const char *level, const char *field)
+{
+    size_t digits = strcmp (level, "street") == 0 ? 9 : 6;
+    if (!sq_is_digits (code, digits))
+        return sq_error_set (&ctx->err, SQ_ERR_INVALID, field, "%s must be a %zu-digit %s code",
+                             field, digits, level);
+    const char *params[] = {code};
+    PGresult *res = sq_db_query (ctx->db, "SELECT level FROM registry.division WHERE code = $1",
+                                 1, params, &ctx->err);
+    if (!res)
+        return -1;
+    int found = PQntuples (res) == 1;
+    int right = found && strcmp (PQgetvalue (res, 0, 0), level) == 0;
+    PQclear (res);
+    if (!found)
+        return sq_error_set (&ctx->err, SQ_ERR_NOT_FOUND, field, "%s %s does not exist", level,
+                             code);
+    if (!right)
+        return sq_error_set (&ctx->err, SQ_ERR_INVALID, field, "%s is not a %s", code, level);
+    return sq_ctx_require_scope (ctx, code, field);
+}
+
+//  Reads where the member of staff works: `community` for community roles, `division` (a
+//  street or a district) for officials. Fills community ("" for officials) and division.
+static int
+s_staff_place (sq_ctx_t *ctx, const char *role, char community[SQ_DIV_MAX],
+               char division[SQ_DIV_MAX])
+{
+    const char *level = s_official_level (role);
+    community[0] = '\0';
+    if (!level) {
+        if (sq_arg_str (ctx->args, "community", true, 12, community, SQ_DIV_MAX, &ctx->err) < 0
+            || registry_require_community (ctx, community, "community"))
+            return -1;
+        snprintf (division, SQ_DIV_MAX, "%s", community);
+        return 0;
+    }
+    if (sq_obj_get (ctx->args, "community"))
+        return sq_error_set (&ctx->err, SQ_ERR_INVALID, "community", "a %s works for a %s:"
+                             " give division, not community", role, level);
+    if (sq_arg_str (ctx->args, "division", true, 9, division, SQ_DIV_MAX, &ctx->err) < 0)
+        return -1;
+    return s_require_division_at (ctx, division, level, "division");
+}
+
 int
 registry_staff_add (sq_ctx_t *ctx)
 {
-    char community[SQ_DIV_MAX], name[REGISTRY_NAME_MAX + 1];
+    char community[SQ_DIV_MAX], division[SQ_DIV_MAX], name[REGISTRY_NAME_MAX + 1];
     int role = 0;
     if (sq_ctx_require_role (ctx, registry_writers)
-        || sq_arg_str (ctx->args, "community", true, 12, community, sizeof community,
-                       &ctx->err) < 0
-        || s_text (ctx, "name", REGISTRY_NAME_MAX, name, sizeof name)
         || sq_arg_enum (ctx->args, "role", true, s_staff_roles, &role, &ctx->err) < 0
-        || registry_require_community (ctx, community, "community"))
+        || s_text (ctx, "name", REGISTRY_NAME_MAX, name, sizeof name)
+        || s_staff_place (ctx, s_staff_roles[role], community, division))
         return -1;
+    bool official = community[0] == '\0';
     char id[SQ_ID_SIZE], at[24];
     sq_id_new (id);
     s_now_text (at);
-    const char *params[] = {id, community, name, s_staff_roles[role], at};
-    if (sq_db_exec (ctx->db, "INSERT INTO registry.staff (id, community, name, role, added_at)"
-                    " VALUES ($1, $2, $3, $4, $5::bigint)", 5, params, &ctx->err))
+    const char *params[] = {id, official ? NULL : community, division, name, s_staff_roles[role],
+                            at};
+    if (sq_db_exec (ctx->db, "INSERT INTO registry.staff (id, community, division, name, role,"
+                    " added_at) VALUES ($1, $2, $3, $4, $5, $6::bigint)", 6, params, &ctx->err))
         return -1;
+    //  registry.staff_added keeps its contract (a community); officials have their own type.
     sq_data_t event;
     sq_data_begin (&event);
     msgpack_pack_map (&event.pk, 3);
     sq_pack_kv_str (&event.pk, "staff", id);
-    sq_pack_kv_str (&event.pk, "community", community);
+    sq_pack_kv_str (&event.pk, official ? "division" : "community", division);
     sq_pack_kv_str (&event.pk, "role", s_staff_roles[role]);
-    if (sq_ctx_emit_data (ctx, &event, "staff_added", community))
+    if (sq_ctx_emit_data (ctx, &event, official ? "official_added" : "staff_added", division))
         return -1;
-    msgpack_pack_map (ctx->pk, 3);
+    msgpack_pack_map (ctx->pk, 4);
     sq_pack_kv_str (ctx->pk, "id", id);
-    sq_pack_kv_str (ctx->pk, "community", community);
+    sq_pack_kv_str (ctx->pk, "community", official ? NULL : community);
+    sq_pack_kv_str (ctx->pk, "division", division);
     sq_pack_kv_str (ctx->pk, "role", s_staff_roles[role]);
+    return 0;
+}
+
+int
+registry_staff_list (sq_ctx_t *ctx)
+{
+    char division[SQ_DIV_MAX];
+    int role = -1;
+    if (sq_ctx_require_role (ctx, registry_readers)
+        || sq_arg_str (ctx->args, "division", true, 12, division, sizeof division, &ctx->err) < 0
+        || sq_arg_enum (ctx->args, "role", false, s_staff_roles, &role, &ctx->err) < 0)
+        return -1;
+    size_t len = strlen (division);
+    if (!sq_is_digits (division, 0) || (len != 6 && len != 9 && len != 12))
+        return sq_error_set (&ctx->err, SQ_ERR_INVALID, "division", "division must be a"
+                             " district (6), street (9) or community (12) code");
+    if (sq_ctx_require_scope (ctx, division, "division"))
+        return -1;
+    char limit[16];
+    snprintf (limit, sizeof limit, "%d", REGISTRY_STAFF_LIST_MAX + 1);
+    const char *params[] = {division, role >= 0 ? s_staff_roles[role] : NULL, limit};
+    PGresult *res = sq_db_query (ctx->db, "SELECT id, name, role, added_at FROM registry.staff"
+                                 " WHERE division = $1 AND ($2::text IS NULL OR role = $2)"
+                                 " ORDER BY added_at, id LIMIT $3::int", 3, params, &ctx->err);
+    if (!res)
+        return -1;
+    int rows = PQntuples (res);
+    int count = rows > REGISTRY_STAFF_LIST_MAX ? REGISTRY_STAFF_LIST_MAX : rows;
+    msgpack_pack_map (ctx->pk, 4);
+    sq_pack_kv_str (ctx->pk, "division", division);
+    sq_pack_kv_int (ctx->pk, "count", count);
+    sq_pack_kv_bool (ctx->pk, "truncated", rows > count);
+    sq_pack_str (ctx->pk, "staff");
+    msgpack_pack_array (ctx->pk, (size_t) count);
+    for (int i = 0; i < count; i++) {
+        msgpack_pack_map (ctx->pk, 4);
+        sq_pack_kv_str (ctx->pk, "id", PQgetvalue (res, i, 0));
+        sq_pack_kv_str (ctx->pk, "name", PQgetvalue (res, i, 1));
+        sq_pack_kv_str (ctx->pk, "role", PQgetvalue (res, i, 2));
+        sq_pack_kv_int (ctx->pk, "added_at", strtoll (PQgetvalue (res, i, 3), NULL, 10));
+    }
+    PQclear (res);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #define REGISTRY_CARE_GROUPS_MAX 11 //  care groups one resident may be in
 #define REGISTRY_PAGE_SIZE 100     //  rows per page of a list
 #define REGISTRY_HOURS_X100_MAX 2400 //  at most 24 hours in one log entry
+#define REGISTRY_STAFF_LIST_MAX 1000 //  staff returned by one staff.list
 
 //  The service's own state, handed to handlers as ctx->state.
 typedef struct {
@@ -44,6 +45,7 @@ sq_handler_fn registry_grid_create, registry_grid_list, registry_household_creat
 sq_handler_fn registry_resident_register, registry_resident_get, registry_resident_find;
 sq_handler_fn registry_resident_move, registry_resident_leave, registry_resident_list;
 sq_handler_fn registry_volunteer_register, registry_volunteer_log_hours;
-sq_handler_fn registry_org_register, registry_staff_add, registry_stats_get;
+sq_handler_fn registry_org_register, registry_staff_add, registry_staff_list;
+sq_handler_fn registry_stats_get;
 
 #endif

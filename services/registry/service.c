@@ -30,6 +30,7 @@ static const sq_command_t s_commands[] = {
     {"volunteer.log_hours", registry_volunteer_log_hours},
     {"org.register", registry_org_register},
     {"staff.add", registry_staff_add},
+    {"staff.list", registry_staff_list},
     {"stats.get", registry_stats_get},
     {NULL, NULL}};
 

@@ -174,6 +174,16 @@ static const sample_t s_samples[] = {
      "\"name\":\"幸福小区业主委员会\"}"},
     {"registry.staff_added", COMMUNITY,
      "{\"staff\":\"" HOUSEHOLD "\",\"community\":\"" COMMUNITY "\",\"role\":\"grid_worker\"}"},
+    {"notify.delivered", COMMUNITY,
+     "{\"delivery\":\"" HOUSEHOLD "\",\"event\":\"" HOUSEHOLD "\",\"event_type\":"
+     "\"disputes.case_filed\",\"recipient\":\"" HOUSEHOLD "\",\"channel\":\"inbox\","
+     "\"attempts\":1}"},
+    {"notify.dead_lettered", "",
+     "{\"delivery\":\"" HOUSEHOLD "\",\"event\":\"" HOUSEHOLD "\",\"event_type\":"
+     "\"registry.divisions_imported\",\"recipient\":\"dept-water\",\"channel\":\"webhook\","
+     "\"attempts\":12,\"error\":\"receiver answered HTTP 500\"}"},
+    {"registry.official_added", "131002001",
+     "{\"staff\":\"" HOUSEHOLD "\",\"division\":\"131002001\",\"role\":\"street_official\"}"},
     {"registry.divisions_imported", "",
      "{\"total\":10,\"inserted\":10,\"updated\":0,\"levels\":{\"province\":1,\"city\":1,"
      "\"district\":2,\"street\":2,\"community\":4},\"kinds\":{\"urban_community\":2,"

@@ -264,6 +264,68 @@ test_bad_input_names_the_field (void **state)
     s_fails ("resident.get", "{\"id\":\"no-such-resident\"}", "auditor", "", "not_found", "id");
 }
 
+static int64_t s_count (const char *sql);
+
+//  Staff at every level (issue 6): community staff, street and district officials, and
+//  staff.list returning the staff of exactly one division.
+static void
+test_staff_at_every_level (void **state)
+{
+    (void) state;
+    const char *street = "131002001", *district = "131002";
+    sq_test_reply_t *reply = s_ok ("staff.add", "{\"community\":\"" COMMUNITY "\",\"name\":"
+                                   "\"赵六\",\"role\":\"secretary\"}", "community_staff",
+                                   COMMUNITY);
+    sq_test_reply_destroy (&reply);
+    reply = s_ok ("staff.add", "{\"division\":\"131002001\",\"name\":\"钱七\","
+                  "\"role\":\"street_official\"}", "street_official", street);
+    char official[64];
+    sq_test_str (reply->result, "id", official, sizeof official);
+    const msgpack_object *none = sq_obj_get (reply->result, "community");
+    assert_true (none && none->type == MSGPACK_OBJECT_NIL);
+    sq_test_reply_destroy (&reply);
+    reply = s_ok ("staff.add", "{\"division\":\"131002\",\"name\":\"孙八\","
+                  "\"role\":\"district_official\"}", "district_official", district);
+    sq_test_reply_destroy (&reply);
+    //  Each official at the level of the role; community roles at a community only.
+    s_fails ("staff.add", "{\"division\":\"131002\",\"name\":\"钱七\","
+             "\"role\":\"street_official\"}", "operator", "", "invalid", "division");
+    s_fails ("staff.add", "{\"division\":\"131002999\",\"name\":\"钱七\","
+             "\"role\":\"street_official\"}", "operator", "", "not_found", "division");
+    s_fails ("staff.add", "{\"community\":\"" COMMUNITY "\",\"name\":\"钱七\","
+             "\"role\":\"street_official\"}", "operator", "", "invalid", "community");
+    s_fails ("staff.add", "{\"division\":\"131002001\",\"name\":\"钱七\","
+             "\"role\":\"secretary\"}", "operator", "", "invalid", "community");
+    s_fails ("staff.add", "{\"division\":\"131002001\",\"name\":\"钱七\","
+             "\"role\":\"street_official\"}", "street_official", "131002002", "forbidden",
+             "division");
+    //  staff.list: exactly that division, filtered by role when given.
+    reply = s_ok ("staff.list", "{\"division\":\"131002001\"}", "operator", "");
+    assert_int_equal (sq_test_int (reply->result, "count"), 1);
+    const msgpack_object *list = sq_obj_get (reply->result, "staff");
+    char id[64];
+    assert_non_null (sq_test_str (&list->via.array.ptr[0], "id", id, sizeof id));
+    assert_string_equal (id, official);
+    sq_test_reply_destroy (&reply);
+    reply = s_ok ("staff.list", "{\"division\":\"" COMMUNITY "\",\"role\":\"secretary\"}",
+                  "community_staff", COMMUNITY);
+    assert_int_equal (sq_test_int (reply->result, "count"), 1);
+    sq_test_reply_destroy (&reply);
+    reply = s_ok ("staff.list", "{\"division\":\"" COMMUNITY "\"}", "community_staff",
+                  COMMUNITY);
+    assert_true (sq_test_int (reply->result, "count") >= 1);
+    sq_test_reply_destroy (&reply);
+    s_fails ("staff.list", "{\"division\":\"1310\"}", "operator", "", "invalid", "division");
+    s_fails ("staff.list", "{}", "operator", "", "invalid", "division");
+    s_fails ("staff.list", "{\"division\":\"131002\",\"role\":\"boss\"}", "operator", "",
+             "invalid", "role");
+    s_fails ("staff.list", "{\"division\":\"131002\"}", "community_staff", COMMUNITY,
+             "forbidden", "division");
+    s_fails ("staff.list", "{\"division\":\"131002\"}", "resident", "", "forbidden",
+             "actor.role");
+    assert_int_equal (s_count ("SELECT count(*) FROM registry.staff WHERE community IS NULL"), 2);
+}
+
 static void
 test_records_and_volunteer_stars (void **state)
 {
@@ -460,8 +522,8 @@ test_every_event_keeps_its_contract (void **state)
     static const char *types[] = {
         "divisions_imported", "grid_created", "household_created", "resident_registered",
         "resident_moved", "resident_left", "volunteer_registered", "volunteer_hours_logged",
-        "org_registered", "staff_added"};
-    int seen[10] = {0};
+        "org_registered", "staff_added", "official_added"};
+    int seen[11] = {0};
     sq_error_t err;
     int64_t last = sq_outbox_last_seq (s_db, "registry", "registry", &err);
     assert_true (last > 10);
@@ -475,12 +537,12 @@ test_every_event_keeps_its_contract (void **state)
         char why[256];
         if (sq_test_contract_check (event, why, sizeof why))
             fail_msg ("%s seq %" PRIu64 ": %s", event->env.type, event->env.seq, why);
-        for (int t = 0; t < 10; t++)
+        for (int t = 0; t < 11; t++)
             seen[t] += strcmp (event->env.type + strlen ("registry."), types[t]) == 0;
         sq_event_destroy (&event);
     }
     assert_int_equal ((int64_t) expected, last + 1);
-    for (int t = 0; t < 10; t++)
+    for (int t = 0; t < 11; t++)
         if (!seen[t])
             fail_msg ("no registry.%s event was seen", types[t]);
 }
@@ -494,6 +556,7 @@ main (void)
         cmocka_unit_test (test_division_lookups),
         cmocka_unit_test (test_resident_register_masks_and_audits),
         cmocka_unit_test (test_bad_input_names_the_field),
+        cmocka_unit_test (test_staff_at_every_level),
         cmocka_unit_test (test_records_and_volunteer_stars),
         cmocka_unit_test (test_stats_equal_database_through_cache),
         cmocka_unit_test (test_resident_list_pages_masked),

@@ -1,0 +1,95 @@
+/*  notify: the service's shared declarations (issue 6; DOMAIN.md section 6).
+    Commands, events and tables are listed in services/notify/README.md. The pure core is in
+    template.h, route.h, schedule.h and sign.h; this header adds the service around it. */
+#ifndef NOTIFY_H
+#define NOTIFY_H
+
+#include "route.h"
+#include "schedule.h"
+#include "sign.h"
+#include "template.h"
+
+#include "shequ.h"
+#include "sq_crypt.h"
+#include "sq_service.h"
+
+#define NOTIFY_PATH_MAX 1024          //  longest path of the contracts folder
+#define NOTIFY_PAGE_SIZE 100          //  rows per list reply
+#define NOTIFY_SEND_BATCH_MAX 16      //  deliveries one sweep sends at most
+#define NOTIFY_HTTP_TIMEOUT_MS_DEFAULT 2000 //  SHEQU_NOTIFY_HTTP_TIMEOUT_MS: connect, send, reply
+#define NOTIFY_HTTP_TIMEOUT_MS_MAX 30000
+#define NOTIFY_ERROR_MAX 256          //  longest error kept for an attempt
+#define NOTIFY_STREAMS_MAX 8          //  streams consumed at most
+#define NOTIFY_RECIPIENTS_MAX 1024    //  recipients one event reaches at most
+#define NOTIFY_STREAMS_ENV "SHEQU_NOTIFY_STREAMS"           //  streams consumed
+#define NOTIFY_STREAMS_DEFAULT "registry,admission,disputes,ledger"
+#define NOTIFY_CLOCK_OFFSET_ENV "SHEQU_NOTIFY_CLOCK_OFFSET_MS" //  shifts the clock, for tests
+#define NOTIFY_HTTP_TIMEOUT_ENV "SHEQU_NOTIFY_HTTP_TIMEOUT_MS"
+#define NOTIFY_ATTEMPTS_ENV "SHEQU_NOTIFY_ATTEMPTS_MAX"     //  dead letter after this many
+#define NOTIFY_RETRY_BASE_ENV "SHEQU_NOTIFY_RETRY_BASE_MS"  //  first backoff ceiling
+
+//  The service's own state, handed to handlers as ctx->state. Filled by notify_state_init;
+//  read-only once the service runs.
+typedef struct {
+    sq_crypt_t *crypt;                   //  seals webhook secrets
+    char contracts_dir[NOTIFY_PATH_MAX]; //  schemas/events, for template.put
+    int64_t clock_offset_us;             //  added to the clock (quiet hours in tests)
+    int http_timeout_ms;                 //  per webhook POST
+    notify_retry_t retry;                //  backoff and dead-letter limit
+    sq_consumer_t consumers[NOTIFY_STREAMS_MAX + 1]; //  one per consumed stream, then NULLs
+    char streams[NOTIFY_STREAMS_MAX][SQ_SRC_MAX];    //  their names (consumers point here)
+} notify_t;
+
+//  Fills state from the environment (SHEQU_NOTIFY_*, SHEQU_SCHEMAS_DIR); crypt is the
+//  caller's. Returns 0, or -1 after logging a bad value.
+int notify_state_init (notify_t *state, sq_crypt_t *crypt);
+
+//  Consumes exactly these streams (comma-separated, e.g. "registry,disputes"). Returns 0,
+//  or -1 when a name is empty, too long or there are too many.
+int notify_state_streams (notify_t *state, const char *list);
+
+//  Fills config for the notify service; the endpoints are left NULL (environment).
+void notify_service_config (notify_t *state, sq_service_config_t *config);
+
+//  The service's clock: now plus the configured offset.
+int64_t notify_now_us (const sq_ctx_t *ctx);
+
+//  Roles that manage rules, templates and subscriptions.
+extern const char *const notify_admins[];
+
+//  The effective rules: the defaults overlaid by the stored rows by id. *rules is malloc'd
+//  (the caller frees). Returns the count or -1 with ctx->err.
+int notify_rules_load (sq_ctx_t *ctx, notify_rule_t **rules);
+
+//  Reads a rule from a msgpack map (rule.put's args or a stored spec) and checks it.
+//  Returns 0 or -1 with err naming the field.
+int notify_rule_read (const msgpack_object *map, notify_rule_t *rule, sq_error_t *err);
+
+//  Packs a rule as the map notify_rule_read reads.
+void notify_rule_pack (msgpack_packer *pk, const notify_rule_t *rule);
+
+//  The template of type for channel: the stored one, else the default. Fills subject and
+//  body (malloc'd, the caller frees both; subject may be NULL). Returns 1 found, 0 none,
+//  -1 with err.
+int notify_template_find (sq_ctx_t *ctx, const char *type, notify_channel_t channel,
+                          char **subject, char **body);
+
+//  Packs the data map of notify.delivered (error NULL) or notify.dead_lettered.
+void notify_outcome_pack (msgpack_packer *pk, const char *delivery, const char *event_id,
+                          const char *type, const char *recipient, const char *channel,
+                          int attempts, const char *error);
+
+//  Applies one event of a consumed stream (config.consumers).
+int notify_consume (sq_ctx_t *ctx, const sq_event_t *event);
+
+//  The delivery sweep (config.sweeps): sends due deliveries.
+sq_handler_fn notify_sweep_deliver;
+
+//  Handlers, one per command (files named after what they hold).
+sq_handler_fn notify_rule_put, notify_rule_list, notify_rule_remove;
+sq_handler_fn notify_subscription_put, notify_subscription_list, notify_subscription_remove;
+sq_handler_fn notify_template_put, notify_template_list;
+sq_handler_fn notify_inbox_list, notify_inbox_mark_read, notify_delivery_list;
+sq_handler_fn notify_deadletter_list, notify_deadletter_retry;
+
+#endif

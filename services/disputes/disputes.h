@@ -65,6 +65,19 @@ void disputes_policy_free (disputes_policy_t *policy);
 disputes_deadline_t disputes_deadline_of (disputes_status_t status);
 const char *disputes_deadline_name (disputes_deadline_t deadline);
 
+//  The pauses of a case's running stage as one text, "pause:<at>,resume:<at>,...", in step
+//  order: an SQL expression over the table alias d (disputes.dispute), shared by the command
+//  path and the sweep so both read pauses the same way.
+#define DISPUTES_PAUSES_SQL                                                                 \
+    "(SELECT string_agg (s.action || ':' || s.at, ',' ORDER BY s.n) FROM disputes.step s"  \
+    " WHERE s.dispute = d.id AND s.n > d.stage_step AND s.action IN ('pause', 'resume'))"
+
+//  When the running deadline of c falls, given the pauses of its stage as DISPUTES_PAUSES_SQL
+//  gives them (NULL or "" for none). Returns 0 with *due_us, 1 when no deadline runs (none
+//  for the status, or paused), -1 with err set.
+int disputes_case_due_from (const disputes_policy_t *policy, const disputes_case_t *c,
+                            const char *pauses, int64_t *due_us, sq_error_t *err);
+
 //  When the running deadline of c falls: reads the pauses after its stage started. Returns
 //  0 with *due_us, 1 when no deadline runs (none for the status, or paused), -1 with err.
 int disputes_case_due (sq_ctx_t *ctx, const disputes_policy_t *policy,

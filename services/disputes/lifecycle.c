@@ -138,3 +138,14 @@ disputes_level_name (disputes_level_t level)
 {
     return level >= 0 && level < DISPUTES_LEVEL_COUNT ? s_levels[level] : NULL;
 }
+
+int
+disputes_level_parse (const char *name, disputes_level_t *level)
+{
+    for (int i = 0; i < DISPUTES_LEVEL_COUNT; i++)
+        if (strcmp (name, s_levels[i]) == 0) {
+            *level = (disputes_level_t) i;
+            return 0;
+        }
+    return -1;
+}

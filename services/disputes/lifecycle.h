@@ -72,5 +72,6 @@ const char *disputes_status_name (disputes_status_t status);
 int disputes_status_parse (const char *name, disputes_status_t *status);
 const char *disputes_action_name (disputes_action_t action);
 const char *disputes_level_name (disputes_level_t level);
+int disputes_level_parse (const char *name, disputes_level_t *level);
 
 #endif

@@ -143,20 +143,48 @@ disputes_deadline_name (disputes_deadline_t deadline)
 
 // ---- deadlines ----------------------------------------------------------------------------
 
-//  Pairs the pause and resume steps (times in order, pause first) into pauses.
+//  Reads "pause:<at>,resume:<at>,..." into a new array of pauses (a pause still lasting has
+//  to_us 0). Returns the count, or -1 when memory runs out.
 static int
-s_pauses (PGresult *res, disputes_pause_t **pauses)
+s_pauses_parse (const char *text, disputes_pause_t **pauses)
 {
-    int rows = PQntuples (res), count = 0;
-    *pauses = calloc ((size_t) rows + 1, sizeof **pauses);
-    for (int i = 0; *pauses && i < rows; i++) {
-        int64_t at = strtoll (PQgetvalue (res, i, 1), NULL, 10);
-        if (strcmp (PQgetvalue (res, i, 0), "pause") == 0)
+    int count_max = 1, count = 0;
+    for (const char *p = text; p && (p = strchr (p, ',')); p++)
+        count_max++;
+    *pauses = calloc ((size_t) count_max, sizeof **pauses);
+    if (!*pauses)
+        return -1;
+    for (const char *p = text; p && *p;) {
+        const char *colon = strchr (p, ':');
+        if (!colon)
+            break;
+        int64_t at = strtoll (colon + 1, NULL, 10);
+        if (strncmp (p, "pause:", 6) == 0)
             (*pauses)[count++] = (disputes_pause_t) {at, 0};
         else if (count > 0)
             (*pauses)[count - 1].to_us = at;
+        p = strchr (colon, ',');
+        p = p ? p + 1 : NULL;
     }
     return count;
+}
+
+int
+disputes_case_due_from (const disputes_policy_t *policy, const disputes_case_t *c,
+                        const char *pauses, int64_t *due_us, sq_error_t *err)
+{
+    disputes_deadline_t deadline = disputes_deadline_of (c->state.status);
+    if (deadline == DISPUTES_DEADLINE_NONE || c->state.paused)
+        return 1;
+    disputes_pause_t *list = NULL;
+    int count = s_pauses_parse (pauses, &list);
+    int rc = count < 0 ? -1 : disputes_due (&policy->calendar, c->stage_at,
+                                            policy->days[deadline], list, count, due_us);
+    free (list);
+    if (rc < 0)
+        return sq_error_set (err, SQ_ERR_INTERNAL, "", "could not compute the %s deadline of"
+                             " case %s", disputes_deadline_name (deadline), c->id);
+    return rc;
 }
 
 int
@@ -166,24 +194,16 @@ disputes_case_due (sq_ctx_t *ctx, const disputes_policy_t *policy, const dispute
     disputes_deadline_t deadline = disputes_deadline_of (c->state.status);
     if (deadline == DISPUTES_DEADLINE_NONE || c->state.paused)
         return 1;
-    char id_step[16];
-    snprintf (id_step, sizeof id_step, "%d", c->stage_step);
-    const char *params[] = {c->id, id_step};
-    PGresult *res = sq_db_query (ctx->db, "SELECT action, at FROM disputes.step WHERE dispute = $1"
-                                 " AND n > $2::int AND action IN ('pause', 'resume') ORDER BY n",
-                                 2, params, &ctx->err);
+    char stage_step[16];
+    snprintf (stage_step, sizeof stage_step, "%d", c->stage_step);
+    const char *params[] = {c->id, stage_step};
+    //  The stage as c has it (it may be ahead of the row within this step).
+    PGresult *res = sq_db_query (ctx->db, "SELECT " DISPUTES_PAUSES_SQL " FROM (SELECT $1::text"
+                                 " AS id, $2::int AS stage_step) d", 2, params, &ctx->err);
     if (!res)
         return -1;
-    disputes_pause_t *pauses = NULL;
-    int count = s_pauses (res, &pauses);
+    int rc = disputes_case_due_from (policy, c, PQgetvalue (res, 0, 0), due_us, &ctx->err);
     PQclear (res);
-    int rc = pauses ? disputes_due (&policy->calendar, c->stage_at, policy->days[deadline],
-                                    pauses, count, due_us)
-                    : -1;
-    free (pauses);
-    if (rc < 0)
-        return sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "", "could not compute the %s deadline"
-                             " of case %s", disputes_deadline_name (deadline), c->id);
     return rc;
 }
 
@@ -195,17 +215,6 @@ static size_t
 s_scope_max (disputes_level_t level)
 {
     return level == DISPUTES_COMMUNITY ? 12 : level == DISPUTES_STREET ? 9 : 6;
-}
-
-static int
-s_level_parse (const char *name, disputes_level_t *level)
-{
-    for (int l = 0; l < DISPUTES_LEVEL_COUNT; l++)
-        if (strcmp (name, disputes_level_name ((disputes_level_t) l)) == 0) {
-            *level = (disputes_level_t) l;
-            return 0;
-        }
-    return -1;
 }
 
 int
@@ -228,7 +237,7 @@ disputes_case_lock (sq_ctx_t *ctx, const char *id, disputes_case_t *c)
     snprintf (c->category, sizeof c->category, "%s", PQgetvalue (res, 0, 2));
     snprintf (c->risk, sizeof c->risk, "%s", PQgetvalue (res, 0, 3));
     int bad = disputes_status_parse (PQgetvalue (res, 0, 4), &c->state.status)
-              || s_level_parse (PQgetvalue (res, 0, 5), &c->state.level);
+              || disputes_level_parse (PQgetvalue (res, 0, 5), &c->state.level);
     c->state.paused = PQgetvalue (res, 0, 6)[0] == 't';
     c->steps = (int) strtol (PQgetvalue (res, 0, 7), NULL, 10);
     c->stage_step = (int) strtol (PQgetvalue (res, 0, 8), NULL, 10);

@@ -38,13 +38,12 @@ typedef struct {
     int64_t from, to;
 } s_stats_t;
 
+//  The index of a level name, or -1 (an empty resolved_level: not resolved).
 static int
 s_level_index (const char *name)
 {
-    for (int l = 0; l < DISPUTES_LEVEL_COUNT; l++)
-        if (strcmp (name, disputes_level_name ((disputes_level_t) l)) == 0)
-            return l;
-    return -1;
+    disputes_level_t level;
+    return disputes_level_parse (name, &level) == 0 ? (int) level : -1;
 }
 
 static int

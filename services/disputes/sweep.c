@@ -17,36 +17,13 @@
 //  older than that are looked at, and only when their stage is not marked yet.
 static const char *s_candidates_sql =
     "SELECT d.id, d.community, d.category, d.risk, d.status, d.level, d.steps, d.stage_step,"
-    " d.stage_at, d.filed_at, (SELECT string_agg (s.action || ':' || s.at, ',' ORDER BY s.n)"
-    " FROM disputes.step s WHERE s.dispute = d.id AND s.n > d.stage_step"
-    " AND s.action IN ('pause', 'resume'))"
+    " d.stage_at, d.filed_at, " DISPUTES_PAUSES_SQL
     " FROM disputes.dispute d WHERE NOT d.paused AND d.status IN ('filed', 'escalated',"
     " 'accepted', 'mediating', 'resolved') AND d.stage_at < $1::bigint - $2::bigint * CASE"
     " WHEN d.status IN ('filed', 'escalated') THEN $3::int WHEN d.status = 'resolved'"
     " THEN $5::int ELSE $4::int END AND NOT EXISTS (SELECT 1 FROM disputes.overdue o"
     " WHERE o.dispute = d.id AND o.stage_step = d.stage_step)"
     " ORDER BY d.stage_at LIMIT " SWEEP_BATCH_MAX;
-
-//  Reads "pause:<at>,resume:<at>,..." into pauses (at most count_max). Returns the count.
-static int
-s_parse_pauses (const char *text, disputes_pause_t *pauses, int count_max)
-{
-    int count = 0;
-    for (const char *p = text; p && *p;) {
-        bool pause = strncmp (p, "pause:", 6) == 0;
-        const char *colon = strchr (p, ':');
-        if (!colon)
-            break;
-        int64_t at = strtoll (colon + 1, NULL, 10);
-        if (pause && count < count_max)
-            pauses[count++] = (disputes_pause_t) {at, 0};
-        else if (!pause && count > 0)
-            pauses[count - 1].to_us = at;
-        p = strchr (colon, ',');
-        p = p ? p + 1 : NULL;
-    }
-    return count;
-}
 
 //  Fills c from row i of the candidates.
 static int
@@ -57,12 +34,9 @@ s_case_of (PGresult *res, int i, disputes_case_t *c)
     snprintf (c->community, sizeof c->community, "%s", PQgetvalue (res, i, 1));
     snprintf (c->category, sizeof c->category, "%s", PQgetvalue (res, i, 2));
     snprintf (c->risk, sizeof c->risk, "%s", PQgetvalue (res, i, 3));
-    if (disputes_status_parse (PQgetvalue (res, i, 4), &c->state.status))
+    if (disputes_status_parse (PQgetvalue (res, i, 4), &c->state.status)
+        || disputes_level_parse (PQgetvalue (res, i, 5), &c->state.level))
         return -1;
-    const char *level = PQgetvalue (res, i, 5);
-    c->state.level = strcmp (level, "community") == 0 ? DISPUTES_COMMUNITY
-                     : strcmp (level, "street") == 0  ? DISPUTES_STREET
-                                                      : DISPUTES_DISTRICT;
     c->steps = (int) strtol (PQgetvalue (res, i, 6), NULL, 10);
     c->stage_step = (int) strtol (PQgetvalue (res, i, 7), NULL, 10);
     c->stage_at = strtoll (PQgetvalue (res, i, 8), NULL, 10);
@@ -151,23 +125,15 @@ disputes_sweep_overdue (sq_ctx_t *ctx)
         disputes_case_t c;
         if (s_case_of (res, i, &c))
             continue;
-        disputes_deadline_t deadline = disputes_deadline_of (c.state.status);
-        const char *marks = PQgetvalue (res, i, 10);
-        int count_max = 1;
-        for (const char *p = marks; (p = strchr (p, ',')); p++)
-            count_max++;
-        disputes_pause_t *pauses = calloc ((size_t) count_max, sizeof *pauses);
-        if (!pauses) {
-            rc = sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "", "out of memory");
+        int64_t due = 0;
+        int running = disputes_case_due_from (&policy, &c, PQgetvalue (res, i, 10), &due,
+                                              &ctx->err);
+        if (running < 0) {
+            rc = -1;
             break;
         }
-        int count = s_parse_pauses (marks, pauses, count_max);
-        int64_t due = 0;
-        int running = disputes_due (&policy.calendar, c.stage_at, policy.days[deadline], pauses,
-                                    count, &due);
-        free (pauses);
         if (running == 0 && now > due) {
-            rc = s_mark (ctx, &policy, &c, deadline, due, now);
+            rc = s_mark (ctx, &policy, &c, disputes_deadline_of (c.state.status), due, now);
             marked++;
         }
     }

@@ -105,15 +105,7 @@ ledger_expense_record (sq_ctx_t *ctx)
     snprintf (t.memo, sizeof t.memo, "%s%s%s", date, has_memo ? " " : "", has_memo ? memo : "");
     t.has_memo = true;
     sq_error_t err = {0};
-    PGresult *row = ledger_transfer_make (ctx, &t, &err);
-    if (!row) {
-        if (!ctx->err.code)
-            ctx->err = err;
-        return -1;
-    }
-    ledger_pack_transfer (ctx->pk, row, 0);
-    PQclear (row);
-    return 0;
+    return ledger_transfer_reply (ctx, ledger_transfer_make (ctx, &t, &err), &err);
 }
 
 // ---- statement.get ---------------------------------------------------------------------

@@ -98,6 +98,10 @@ void ledger_counts_free (ledger_counts_t *counts);
 //  when refused, or ctx->err when the database failed. Takes no lock: hold the chain lock.
 PGresult *ledger_transfer_make (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err);
 
+//  Replies with row (ledger_transfer_make's, then PQclear()ed), or fails with err when row is
+//  NULL (unless the database already set ctx->err). Returns the handler's result.
+int ledger_transfer_reply (sq_ctx_t *ctx, PGresult *row, const sq_error_t *err);
+
 //  Posts (post) or voids a pending transfer, with memo for the ending row (NULL: the pending
 //  transfer's). Ending it again the same way returns the first end. Returns the ending row,
 //  or NULL with err set (not_found, conflict) or ctx->err. Hold the chain lock.

@@ -377,10 +377,15 @@ ledger_transfer_create (sq_ctx_t *ctx)
     if (ledger_transfer_read (ctx->args, &t, &ctx->err) || ledger_chain_lock (ctx))
         return -1;
     sq_error_t err = {0};
-    PGresult *row = s_create (ctx, &t, &err);
+    return ledger_transfer_reply (ctx, s_create (ctx, &t, &err), &err);
+}
+
+int
+ledger_transfer_reply (sq_ctx_t *ctx, PGresult *row, const sq_error_t *err)
+{
     if (!row) {
-        if (!ctx->err.code)
-            ctx->err = err;
+        if (!ctx->err.code) //  a database failure already set ctx->err: it wins
+            ctx->err = *err;
         return -1;
     }
     ledger_pack_transfer (ctx->pk, row, 0);

@@ -93,10 +93,7 @@ s_fails (const char *cmd, const char *args, const char *role, const char *scope,
 static int64_t
 s_count (const char *sql)
 {
-    char *value = sq_test_db_value (s_db, sql);
-    int64_t n = strtoll (value, NULL, 10);
-    free (value);
-    return n;
+    return sq_test_db_int (s_db, sql);
 }
 
 //  Next admission event of type, checked against its contract.

@@ -92,10 +92,7 @@ s_probe_start (void)
 static int64_t
 s_count (const char *sql)
 {
-    char *value = sq_test_db_value (s_db, sql);
-    int64_t n = strtoll (value, NULL, 10);
-    free (value);
-    return n;
+    return sq_test_db_int (s_db, sql);
 }
 
 //  Waits until the probe has recorded expected rows; fails after WAIT_MS.

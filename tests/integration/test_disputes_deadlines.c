@@ -22,6 +22,7 @@
 #define PAUSED "131002001010"      //  兴安街社区: a paused case
 #define ESCALATED "131002100201"   //  落垡村一街村: automatic escalation
 #define CALENDAR "131002001014"    //  永祥街社区: a case under working days
+#define CHANGED "131002001015"     //  前锋社区: a case whose policy changes
 #define PARTY "[{\"name\":\"王五\",\"role\":\"applicant\"}]"
 
 static sq_test_stack_t s_stack;
@@ -80,10 +81,7 @@ s_do (const char *cmd, const char *args, const char *role, const char *scope)
 static int64_t
 s_count (const char *sql)
 {
-    char *value = sq_test_db_value (s_stack.db, sql);
-    int64_t n = strtoll (value, NULL, 10);
-    free (value);
-    return n;
+    return sq_test_db_int (s_stack.db, sql);
 }
 
 static void
@@ -165,6 +163,28 @@ test_policy_and_calendar (void **state)
                   "operator", "");
     assert_int_equal (sq_test_int (reply->result, "accept_days"), 1);
     assert_int_equal (sq_test_int (reply->result, "followup_days"), 2);
+    sq_test_reply_destroy (&reply);
+}
+
+//  Deadlines come from the history and the policy as it stands: changing the policy moves
+//  an open case's deadline, and changing it back restores it exactly.
+static void
+test_a_policy_change_moves_open_deadlines (void **state)
+{
+    (void) state;
+    char id[SQ_TEXT_ID_MAX];
+    s_file (CHANGED, id);
+    sq_test_reply_t *reply = s_get (id);
+    int64_t due = sq_test_int (sq_obj_get (reply->result, "deadline"), "due");
+    sq_test_reply_destroy (&reply);
+    s_do ("policy.put", "{\"accept_days\":3}", "operator", "");
+    reply = s_get (id);
+    assert_int_equal (sq_test_int (sq_obj_get (reply->result, "deadline"), "due"),
+                      due + 2 * DAY_MS * 1000);
+    sq_test_reply_destroy (&reply);
+    s_do ("policy.put", "{\"accept_days\":1}", "operator", "");
+    reply = s_get (id);
+    assert_int_equal (sq_test_int (sq_obj_get (reply->result, "deadline"), "due"), due);
     sq_test_reply_destroy (&reply);
 }
 
@@ -313,6 +333,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_policy_and_calendar),
+        cmocka_unit_test (test_a_policy_change_moves_open_deadlines),
         cmocka_unit_test (test_overdue_marked_once_per_missed_deadline),
         cmocka_unit_test (test_a_pause_stops_the_clock),
         cmocka_unit_test (test_missed_resolution_escalates_when_the_policy_says_so),

@@ -125,10 +125,7 @@ s_event (const char *id, const char *type)
 static int64_t
 s_count (const char *sql)
 {
-    char *value = sq_test_db_value (s_stack.db, sql);
-    int64_t n = strtoll (value, NULL, 10);
-    free (value);
-    return n;
+    return sq_test_db_int (s_stack.db, sql);
 }
 
 // ---- tests ------------------------------------------------------------------------------

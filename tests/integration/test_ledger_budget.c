@@ -94,10 +94,7 @@ s_done (sq_test_reply_t *reply)
 static int64_t
 s_count (const char *sql)
 {
-    char *value = sq_test_db_value (s_stack.db, sql);
-    int64_t n = strtoll (value, NULL, 10);
-    free (value);
-    return n;
+    return sq_test_db_int (s_stack.db, sql);
 }
 
 //  Waits until sql gives expected; fails after WAIT_MS.

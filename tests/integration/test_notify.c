@@ -104,10 +104,7 @@ s_fails (const char *cmd, const char *args, const char *code, const char *field)
 static int64_t
 s_count (const char *sql)
 {
-    char *value = sq_test_db_value (s_stack.db, sql);
-    int64_t n = strtoll (value, NULL, 10);
-    free (value);
-    return n;
+    return sq_test_db_int (s_stack.db, sql);
 }
 
 //  Waits until the query's count reaches at least n; fails the test after WAIT_MS.

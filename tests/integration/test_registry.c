@@ -393,10 +393,7 @@ test_records_and_volunteer_stars (void **state)
 static int64_t
 s_count (const char *sql)
 {
-    char *value = sq_test_db_value (s_db, sql);
-    int64_t n = strtoll (value, NULL, 10);
-    free (value);
-    return n;
+    return sq_test_db_int (s_db, sql);
 }
 
 static void

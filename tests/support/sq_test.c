@@ -79,6 +79,15 @@ sq_test_db_value (sq_db_t *db, const char *sql)
     return value;
 }
 
+int64_t
+sq_test_db_int (sq_db_t *db, const char *sql)
+{
+    char *value = sq_test_db_value (db, sql);
+    int64_t n = strtoll (value, NULL, 10);
+    free (value);
+    return n;
+}
+
 bus_t *
 sq_test_bus_start (void)
 {

@@ -25,6 +25,9 @@ sq_db_t *sq_test_db_connect (const char *conninfo);
 //  Runs a query that must succeed and returns row 0 column 0 as a malloc'd string.
 char *sq_test_db_value (sq_db_t *db, const char *sql);
 
+//  The same, read as an integer (a count, a sum).
+int64_t sq_test_db_int (sq_db_t *db, const char *sql);
+
 //  Starts the bus in-process on free loopback ports.
 bus_t *sq_test_bus_start (void);
 

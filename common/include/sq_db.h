@@ -55,6 +55,26 @@ void sq_db_rollback (sq_db_t *self);
 //  True when the connection is usable; tries one reset when it is not.
 bool sq_db_alive (sq_db_t *self);
 
+//  A PostgreSQL array literal ('{"a","b",NULL,3}') built element by element, for set-based
+//  statements that take thousands of values as one parameter (INSERT ... SELECT FROM
+//  unnest ($1::text[], ...)): one statement instead of one per row. Strings are always
+//  quoted with " and \ escaped, so any text (commas, braces, quotes, spaces) survives.
+typedef struct {
+    char *data;   //  the literal so far; NUL-terminated after sq_db_array_text
+    size_t size;  //  bytes used
+    size_t cap;   //  bytes allocated
+    size_t count; //  elements added
+} sq_db_array_t;
+
+void sq_db_array_init (sq_db_array_t *self);
+void sq_db_array_destroy (sq_db_array_t *self);
+//  Appends a text element; NULL appends SQL NULL.
+void sq_db_array_add (sq_db_array_t *self, const char *value);
+//  Appends an integer element.
+void sq_db_array_add_int (sq_db_array_t *self, int64_t value);
+//  The literal, closed with }: valid until the next add or destroy.
+const char *sq_db_array_text (sq_db_array_t *self);
+
 //  Maps a failed result to an error code and message; what says what was attempted.
 int sq_db_error (PGconn *conn, const PGresult *res, const char *what, sq_error_t *err);
 

@@ -29,6 +29,27 @@
 int sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
                       const void *data, size_t data_size, sq_error_t *err);
 
+//  Many events of one command (a ledger batch of 8,000 transfers): the same actor, corr,
+//  cause and at; per event an id, a type, a div and a data map, the maps back to back in
+//  one buffer. Written by one INSERT ... SELECT FROM unnest, in the order added, instead of
+//  one INSERT each.
+typedef struct {
+    sq_db_array_t ids, types, divs; //  per event
+    sq_db_array_t offsets, sizes;   //  where each event's data lies in data
+    msgpack_sbuffer data;           //  the data maps, back to back
+    size_t count;                   //  events added
+} sq_outbox_many_t;
+
+void sq_outbox_many_init (sq_outbox_many_t *self);
+void sq_outbox_many_destroy (sq_outbox_many_t *self);
+void sq_outbox_many_add (sq_outbox_many_t *self, const char *id, const char *type,
+                         const char *div, const void *data, size_t size);
+
+//  Appends every event of many (env gives at, actor, corr, cause; its id, type and div are
+//  ignored) with one deferred INSERT. Returns 0 or -1 with err set.
+int sq_outbox_append_many (sq_db_t *db, const char *schema, const sq_envelope_t *env,
+                           sq_outbox_many_t *many, sq_error_t *err);
+
 //  Wakes the relay of schema once this transaction commits (NOTIFY). Returns 0 or -1.
 int sq_outbox_notify (sq_db_t *db, const char *schema, sq_error_t *err);
 

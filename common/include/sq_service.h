@@ -14,6 +14,7 @@
 #include "sq_codec.h"
 #include "sq_db.h"
 #include "sq_envelope.h"
+#include "sq_outbox.h"
 #include "sq_sub.h"
 
 #include <stdbool.h>
@@ -133,6 +134,15 @@ void sq_data_destroy (sq_data_t *data);
 
 //  Emits "<service>.<name>" for div with the packed data, and frees the data in any case.
 int sq_ctx_emit_data (sq_ctx_t *ctx, sq_data_t *data, const char *name, const char *div);
+
+//  Many events of one command, emitted with one statement (sq_outbox_many_t): for commands
+//  that make thousands at once. Add each with sq_ctx_events_add, then sq_ctx_emit_many.
+//  Adds "<service>.<name>" for div with the packed data, and frees the data.
+void sq_ctx_events_add (sq_ctx_t *ctx, sq_outbox_many_t *many, sq_data_t *data,
+                        const char *name, const char *div);
+//  Emits every event of many in the order added; many stays the caller's to destroy.
+//  Returns 0 or -1 with ctx->err set.
+int sq_ctx_emit_many (sq_ctx_t *ctx, sq_outbox_many_t *many);
 
 //  True when code lies inside the actor's scope (scope "" covers everything).
 bool sq_ctx_in_scope (const sq_ctx_t *ctx, const char *code);

@@ -7,6 +7,8 @@
 #include "sq_log.h"
 
 #include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,4 +355,90 @@ sq_db_alive (sq_db_t *self)
     s_deferred_clear (self);
     PQreset (self->conn);
     return PQstatus (self->conn) == CONNECTION_OK;
+}
+
+// ---- array literals -----------------------------------------------------------------------
+
+void
+sq_db_array_init (sq_db_array_t *self)
+{
+    memset (self, 0, sizeof *self);
+}
+
+void
+sq_db_array_destroy (sq_db_array_t *self)
+{
+    free (self->data);
+    memset (self, 0, sizeof *self);
+}
+
+//  Makes room for more bytes plus the closing } and NUL.
+static void
+s_array_reserve (sq_db_array_t *self, size_t more)
+{
+    size_t need = self->size + more + 2;
+    if (need <= self->cap)
+        return;
+    size_t cap = self->cap ? self->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    self->data = realloc (self->data, cap);
+    assert (self->data);
+    self->cap = cap;
+}
+
+//  Opens the literal or separates the next element.
+static void
+s_array_next (sq_db_array_t *self)
+{
+    s_array_reserve (self, 1);
+    self->data[self->size++] = self->count++ ? ',' : '{';
+}
+
+void
+sq_db_array_add (sq_db_array_t *self, const char *value)
+{
+    s_array_next (self);
+    if (!value) {
+        s_array_reserve (self, 4);
+        memcpy (self->data + self->size, "NULL", 4);
+        self->size += 4;
+        return;
+    }
+    //  Worst case every byte escaped, plus the two quotes.
+    size_t len = strlen (value);
+    s_array_reserve (self, 2 * len + 2);
+    self->data[self->size++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (value[i] == '"' || value[i] == '\\')
+            self->data[self->size++] = '\\';
+        self->data[self->size++] = value[i];
+    }
+    self->data[self->size++] = '"';
+}
+
+void
+sq_db_array_add_int (sq_db_array_t *self, int64_t value)
+{
+    char text[24];
+    int len = snprintf (text, sizeof text, "%" PRId64, value);
+    s_array_next (self);
+    s_array_reserve (self, (size_t) len);
+    memcpy (self->data + self->size, text, (size_t) len);
+    self->size += (size_t) len;
+}
+
+const char *
+sq_db_array_text (sq_db_array_t *self)
+{
+    s_array_reserve (self, 1);
+    if (self->count == 0) {
+        self->data[0] = '{';
+        self->data[1] = '}';
+        self->data[2] = 0;
+        return self->data;
+    }
+    self->data[self->size] = '}';
+    self->data[self->size + 1] = 0;
+    return self->data;
 }

@@ -154,6 +154,31 @@ sq_ctx_emit_data (sq_ctx_t *ctx, sq_data_t *data, const char *name, const char *
     return rc;
 }
 
+void
+sq_ctx_events_add (sq_ctx_t *ctx, sq_outbox_many_t *many, sq_data_t *data, const char *name,
+                   const char *div)
+{
+    char type[SQ_TYPE_MAX], id[SQ_ID_SIZE];
+    snprintf (type, sizeof type, "%s.%s", ctx->service->name, name);
+    sq_id_new (id);
+    sq_outbox_many_add (many, id, type, div, data->buf.data, data->buf.size);
+    sq_data_destroy (data);
+}
+
+int
+sq_ctx_emit_many (sq_ctx_t *ctx, sq_outbox_many_t *many)
+{
+    sq_envelope_t env = {0};
+    env.at = sq_now_us ();
+    snprintf (env.actor, sizeof env.actor, "%s", ctx->actor->id);
+    snprintf (env.corr, sizeof env.corr, "%s", ctx->corr);
+    snprintf (env.cause, sizeof env.cause, "%s", ctx->request_id);
+    if (sq_outbox_append_many (ctx->db, ctx->service->schema, &env, many, &ctx->err))
+        return -1;
+    ctx->events += (int) many->count;
+    return 0;
+}
+
 bool
 sq_ctx_in_scope (const sq_ctx_t *ctx, const char *code)
 {

@@ -214,15 +214,8 @@ s_post_line (sq_ctx_t *ctx, const s_budget_t *b, const ledger_count_t *c,
     if (s_line_transfer (ctx, b, c, line, &t))
         return -1;
     sq_error_t err = {0};
-    const char *params[] = {t.id};
-    PGresult *found = sq_db_query (ctx->db, "SELECT count(*) FROM ledger.transfer WHERE id = $1",
-                                   1, params, &ctx->err);
-    if (!found)
-        return -1;
-    bool existed = strcmp (PQgetvalue (found, 0, 0), "0") != 0;
-    PQclear (found);
-    PGresult *row = ledger_transfer_make (ctx, &t, &err);
-    if (!row) {
+    int made = ledger_transfer_make (ctx, &t, NULL, &err);
+    if (made < 0) {
         if (!ctx->err.code) {
             ctx->err = err;
             if (strcmp (err.field, "id") == 0)
@@ -232,8 +225,7 @@ s_post_line (sq_ctx_t *ctx, const s_budget_t *b, const ledger_count_t *c,
         }
         return -1;
     }
-    PQclear (row);
-    if (!existed) {
+    if (made == 1) {
         (*posted)++;
         posted_fen->amount_fen[line->payer] += line->amount_fen;
     }

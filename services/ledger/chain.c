@@ -33,8 +33,8 @@
 int
 ledger_chain_lock (sq_ctx_t *ctx)
 {
-    return sq_db_exec (ctx->db, "SELECT pg_advisory_xact_lock (hashtext ('shequ.ledger.chain'))",
-                       0, NULL, &ctx->err);
+    return sq_db_defer (ctx->db, "SELECT pg_advisory_xact_lock (hashtext ('shequ.ledger.chain'))",
+                        0, NULL, NULL, NULL, &ctx->err);
 }
 
 //  Reads the tail (or the genesis: seq 0, 32 zero bytes, time 0) and inserts the next row.
@@ -84,30 +84,9 @@ ledger_pack_text (msgpack_packer *pk, const PGresult *res, int row, int column)
 }
 
 void
-ledger_pack_int (msgpack_packer *pk, const PGresult *res, int row, int column)
-{
-    if (PQgetisnull (res, row, column))
-        msgpack_pack_nil (pk);
-    else
-        msgpack_pack_int64 (pk, strtoll (PQgetvalue (res, row, column), NULL, 10));
-}
-
-void
 ledger_pack_transfer (msgpack_packer *pk, const PGresult *res, int row)
 {
-    static const char *const keys[] = {"seq", "id", "kind", "pending_id", "debit", "credit",
-                                       "amount", "code", "memo", "reverses", "timeout",
-                                       "expires_at", "created_at", "actor", "hash"};
-    static const bool integer[] = {true, false, false, false, false, false, true, false,
-                                   false, false, true, true, true, false, false};
-    size_t count = sizeof keys / sizeof keys[0];
-    assert (PQnfields (res) == (int) count);
-    msgpack_pack_map (pk, count);
-    for (size_t c = 0; c < count; c++) {
-        sq_pack_str (pk, keys[c]);
-        if (integer[c])
-            ledger_pack_int (pk, res, row, (int) c);
-        else
-            ledger_pack_text (pk, res, row, (int) c);
-    }
+    ledger_row_t r;
+    ledger_row_from (res, row, &r);
+    ledger_row_pack (pk, &r);
 }

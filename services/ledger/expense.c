@@ -98,14 +98,12 @@ ledger_expense_record (sq_ctx_t *ctx)
     snprintf (debit, sizeof debit, "community:%s:%s", community, fund);
     snprintf (credit, sizeof credit, "expense:%s:%s", community, ledger_categories[category]);
     if (ledger_account_parse (debit, "fund", &t.debit, &ctx->err)
-        || ledger_account_parse (credit, "category", &t.credit, &ctx->err)
-        || ledger_chain_lock (ctx))
+        || ledger_account_parse (credit, "category", &t.credit, &ctx->err))
         return -1;
     snprintf (t.code, sizeof t.code, "expense");
     snprintf (t.memo, sizeof t.memo, "%s%s%s", date, has_memo ? " " : "", has_memo ? memo : "");
     t.has_memo = true;
-    sq_error_t err = {0};
-    return ledger_transfer_reply (ctx, ledger_transfer_make (ctx, &t, &err), &err);
+    return ledger_transfer_reply (ctx, &t);
 }
 
 // ---- statement.get ---------------------------------------------------------------------

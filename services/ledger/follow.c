@@ -99,10 +99,8 @@ s_fund_target (sq_ctx_t *ctx, const sq_event_t *event, const char *application,
     s_memo (event, application, "", t.memo);
     t.has_memo = true;
     t.pending = pending;
-    PGresult *row = ledger_transfer_make (ctx, &t, &err);
-    if (!row)
+    if (ledger_transfer_make (ctx, &t, NULL, &err) < 0)
         return s_refused (ctx, &err);
-    PQclear (row);
     return 0;
 }
 

@@ -93,14 +93,60 @@ typedef struct {
 int ledger_counts_load (sq_ctx_t *ctx, const char *division, ledger_counts_t *out);
 void ledger_counts_free (ledger_counts_t *counts);
 
-//  Creates a transfer, or finds its first creation (transfer.create without the reply).
-//  Returns its row (LEDGER_TRANSFER_COLUMNS; the caller PQclear()s it), or NULL with err set
-//  when refused, or ctx->err when the database failed. Takes no lock: hold the chain lock.
-PGresult *ledger_transfer_make (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err);
+//  A row of the chain as a reply or an event shows it. Strings are borrowed (from the
+//  transfer asked for, or a PGresult); NULL is nil.
+typedef struct {
+    int64_t seq, amount, created_at;
+    int64_t timeout_s, expires_at; //  0: none
+    const char *id, *kind, *pending_id, *debit, *credit, *code, *memo, *reverses, *actor;
+    char hash[65];                 //  hex
+} ledger_row_t;
 
-//  Replies with row (ledger_transfer_make's, then PQclear()ed), or fails with err when row is
-//  NULL (unless the database already set ctx->err). Returns the handler's result.
-int ledger_transfer_reply (sq_ctx_t *ctx, PGresult *row, const sq_error_t *err);
+typedef enum { LEDGER_REFUSED = 0, LEDGER_CREATED, LEDGER_FOUND } ledger_outcome_t;
+
+//  What became of one transfer of an apply.
+typedef struct {
+    ledger_outcome_t outcome;
+    sq_error_t err;               //  refused: why
+    ledger_row_t row;             //  created, or found (the first creation of its id)
+    char prev_hash[65];           //  created: the hash it links to (hex)
+    int same_as;                  //  found: the earlier item of this apply it repeats, or -1
+} ledger_result_t;
+
+typedef struct {
+    size_t count;                 //  transfers asked for
+    ledger_result_t *results;     //  one each, in order
+    size_t created, found_count;  //  outcomes
+    size_t failed;                //  linked and refused: the refusal that undid all; or count
+    PGresult *found, *originals;  //  rows the results borrow from
+} ledger_apply_t;
+
+//  Creates transfers (apply.c): each is judged in order as if alone, and those not refused
+//  are written with a few set-based statements. linked: one refusal refuses all. Takes the
+//  chain lock. Returns 0 with out filled (ledger_apply_free it; the rows borrow from items,
+//  which must outlive it), or -1 with ctx->err when the database failed.
+int ledger_apply (sq_ctx_t *ctx, const ledger_transfer_t *items, size_t count, bool linked,
+                  ledger_apply_t *out);
+void ledger_apply_free (ledger_apply_t *self);
+
+//  Creates one transfer, or finds its first creation, and packs its row into pk unless NULL.
+//  Returns 1 created, 0 found, -1 refused with err set or the database failed (ctx->err).
+int ledger_transfer_make (sq_ctx_t *ctx, const ledger_transfer_t *t, msgpack_packer *pk,
+                          sq_error_t *err);
+
+//  Replies with one transfer (transfer.create, expense.record): packs it into ctx->pk, or
+//  fails with its error. Returns the handler's result.
+int ledger_transfer_reply (sq_ctx_t *ctx, const ledger_transfer_t *t);
+
+//  Rows: from a result of LEDGER_TRANSFER_COLUMNS (borrowing its strings), as a reply map,
+//  as an event (fills data, div; returns the event's name), and the chain's hash: SHA-256
+//  over prev and the JSON text of the row's fields exactly as the SQL transfer_hash spells
+//  it (ledger_row_json), so that audit.verify can recompute it in the database.
+void ledger_row_from (const PGresult *res, int row, ledger_row_t *out);
+void ledger_row_pack (msgpack_packer *pk, const ledger_row_t *row);
+const char *ledger_row_event (const ledger_row_t *row, sq_data_t *data, char div[SQ_DIV_MAX]);
+void ledger_row_json (const ledger_row_t *row, msgpack_sbuffer *buf);
+void ledger_row_hash (const uint8_t prev[32], const ledger_row_t *row, uint8_t out[32]);
 
 //  Posts (post) or voids a pending transfer, with memo for the ending row (NULL: the pending
 //  transfer's). Ending it again the same way returns the first end. Returns the ending row,
@@ -130,8 +176,9 @@ bool ledger_may_move (sq_ctx_t *ctx, const ledger_account_t *debit,
 //  Reads an account argument, checks that the actor may read it. Returns 0 or -1.
 int ledger_read_account (sq_ctx_t *ctx, const char *field, ledger_account_t *out);
 
-//  Takes the chain's lock for the rest of the transaction (chain.c explains why). Returns 0
-//  or -1 with ctx->err set.
+//  Takes the chain's lock for the rest of the transaction (chain.c explains why). Deferred:
+//  it rides with the next statement, which reports its failure. Returns 0 or -1 with
+//  ctx->err set.
 int ledger_chain_lock (sq_ctx_t *ctx);
 
 //  Appends one row to the chain and returns it (columns LEDGER_TRANSFER_COLUMNS; the caller
@@ -150,9 +197,8 @@ PGresult *ledger_chain_append (sq_ctx_t *ctx, const char *id, const char *kind,
 //  Packs row of res (LEDGER_TRANSFER_COLUMNS) as one map.
 void ledger_pack_transfer (msgpack_packer *pk, const PGresult *res, int row);
 
-//  Packs the value of a nullable column: text, integer or nil.
+//  Packs the value of a nullable text column, or nil.
 void ledger_pack_text (msgpack_packer *pk, const PGresult *res, int row, int column);
-void ledger_pack_int (msgpack_packer *pk, const PGresult *res, int row, int column);
 
 //  The division an event about a transfer between the two accounts is published under:
 //  the more specific of the two (a community before its district); "" for departments.

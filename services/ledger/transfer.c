@@ -1,11 +1,10 @@
 /*  ledger transfers: transfer.create, transfer.create_batch, transfer.post, transfer.void,
     transfer.list and the sweep that voids expired pending transfers. Every writer takes the
-    chain lock first (chain.c), then changes the two accounts' sums and appends the row, in
-    the command's transaction. A community fund's debit is a conditional UPDATE that only
-    succeeds while the fund holds the amount, so two transfers racing on one fund can never
-    overdraw it even without the chain lock. */
+    chain lock first (chain.c). Creating goes through ledger_apply (apply.c), set-based.
+    Ending a pending transfer changes the two accounts' sums and appends one row here. */
 #include "ledger.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,17 +14,7 @@
 enum { C_SEQ, C_ID, C_KIND, C_PENDING_ID, C_DEBIT, C_CREDIT, C_AMOUNT, C_CODE, C_MEMO,
        C_REVERSES, C_TIMEOUT, C_EXPIRES_AT, C_CREATED_AT, C_ACTOR, C_HASH };
 
-#define S_GUARD                                                                               \
-    " AND (NOT guarded OR credits_posted - debits_posted - debits_pending >= $2::bigint)"
 #define S_ACCOUNT_SET(set) "UPDATE ledger.account SET " set " WHERE name = $1"
-static const char *const s_debit_posted =
-    S_ACCOUNT_SET ("debits_posted = debits_posted + $2::bigint") S_GUARD " RETURNING 1";
-static const char *const s_debit_pending =
-    S_ACCOUNT_SET ("debits_pending = debits_pending + $2::bigint") S_GUARD " RETURNING 1";
-static const char *const s_credit_posted =
-    S_ACCOUNT_SET ("credits_posted = credits_posted + $2::bigint") " RETURNING 1";
-static const char *const s_credit_pending =
-    S_ACCOUNT_SET ("credits_pending = credits_pending + $2::bigint") " RETURNING 1";
 static const char *const s_debit_post = S_ACCOUNT_SET (
     "debits_pending = debits_pending - $2::bigint, debits_posted = debits_posted + $2::bigint")
     " RETURNING 1";
@@ -130,38 +119,11 @@ s_account_update (sq_ctx_t *ctx, const char *sql, const char *account, int64_t a
 static int
 s_emit (sq_ctx_t *ctx, const PGresult *res)
 {
-    const char *kind = PQgetvalue (res, 0, C_KIND);
-    bool ends = PQgetisnull (res, 0, C_ID);
-    bool posted = strcmp (kind, "posted") == 0 || strcmp (kind, "post") == 0;
-    bool pending = strcmp (kind, "pending") == 0;
-    char div[SQ_DIV_MAX];
-    ledger_event_div (PQgetvalue (res, 0, C_DEBIT), PQgetvalue (res, 0, C_CREDIT), div);
+    ledger_row_t row;
+    ledger_row_from (res, 0, &row);
     sq_data_t data;
-    sq_data_begin (&data);
-    msgpack_pack_map (&data.pk, 9);
-    sq_pack_kv_str (&data.pk, "transfer", PQgetvalue (res, 0, ends ? C_PENDING_ID : C_ID));
-    sq_pack_kv_int (&data.pk, "chain_seq", strtoll (PQgetvalue (res, 0, C_SEQ), NULL, 10));
-    sq_pack_kv_str (&data.pk, "debit", PQgetvalue (res, 0, C_DEBIT));
-    sq_pack_kv_str (&data.pk, "credit", PQgetvalue (res, 0, C_CREDIT));
-    sq_pack_kv_int (&data.pk, "amount", strtoll (PQgetvalue (res, 0, C_AMOUNT), NULL, 10));
-    sq_pack_kv_str (&data.pk, "code", PQgetvalue (res, 0, C_CODE));
-    sq_pack_kv_str (&data.pk, "hash", PQgetvalue (res, 0, C_HASH));
-    if (posted) {
-        sq_pack_kv_bool (&data.pk, "pending", ends);
-        sq_pack_str (&data.pk, "reverses");
-        ledger_pack_text (&data.pk, res, 0, C_REVERSES);
-    } else if (pending) {
-        sq_pack_str (&data.pk, "memo");
-        ledger_pack_text (&data.pk, res, 0, C_MEMO);
-        sq_pack_str (&data.pk, "expires_at");
-        ledger_pack_int (&data.pk, res, 0, C_EXPIRES_AT);
-    } else {
-        sq_pack_kv_str (&data.pk, "reason", strcmp (kind, "expire") ? "voided" : "expired");
-        sq_pack_str (&data.pk, "memo");
-        ledger_pack_text (&data.pk, res, 0, C_MEMO);
-    }
-    const char *name = posted ? "transfer_posted" : pending ? "transfer_pending"
-                                                             : "transfer_voided";
+    char div[SQ_DIV_MAX];
+    const char *name = ledger_row_event (&row, &data, div);
     return sq_ctx_emit_data (ctx, &data, name, div);
 }
 
@@ -176,163 +138,23 @@ s_find (sq_ctx_t *ctx, const char *column, const char *value)
     return sq_db_query (ctx->db, sql, 1, params, &ctx->err);
 }
 
-//  A transfer with t's id exists: the same content gives its row back, other content is a
-//  conflict. Returns the row, or NULL with err or ctx->err set.
-static PGresult *
-s_repeat (sq_ctx_t *ctx, const ledger_transfer_t *t, PGresult *row, sq_error_t *err)
+int
+ledger_transfer_make (sq_ctx_t *ctx, const ledger_transfer_t *t, msgpack_packer *pk,
+                      sq_error_t *err)
 {
-    char amount[24], timeout[24];
-    snprintf (amount, sizeof amount, "%" PRId64, t->amount);
-    snprintf (timeout, sizeof timeout, "%" PRId64, t->timeout_s);
-    const char *params[] = {t->id, t->debit.name, t->credit.name, amount, t->code,
-                            t->has_memo ? t->memo : NULL, t->pending ? "pending" : "posted",
-                            t->timeout_s ? timeout : NULL, t->reverses[0] ? t->reverses : NULL};
-    PGresult *res = sq_db_query (ctx->db, "SELECT debit = $2 AND credit = $3 AND amount ="
-                                 " $4::bigint AND code = $5 AND memo IS NOT DISTINCT FROM $6"
-                                 " AND kind = $7 AND timeout_s IS NOT DISTINCT FROM $8::bigint"
-                                 " AND reverses IS NOT DISTINCT FROM $9 FROM ledger.transfer"
-                                 " WHERE id = $1", 9, params, &ctx->err);
-    if (!res) {
-        PQclear (row);
-        return NULL;
-    }
-    bool same = PQgetvalue (res, 0, 0)[0] == 't';
-    PQclear (res);
-    if (same)
-        return row;
-    sq_error_set (err, SQ_ERR_CONFLICT, "id", "could not create transfer %s: the id was used"
-                  " for another transfer (seq %s)", t->id, PQgetvalue (row, 0, C_SEQ));
-    PQclear (row);
-    return NULL;
-}
-
-//  A correction must swap the accounts of a posted transfer and, with the corrections before
-//  it, reverse no more than it moved. Returns 0, or -1 with err or ctx->err set.
-static int
-s_check_reversal (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err)
-{
-    const char *params[] = {t->reverses};
-    PGresult *res = sq_db_query (
-        ctx->db, "SELECT o.debit, o.credit, o.amount, o.kind = 'posted' OR EXISTS (SELECT 1"
-        " FROM ledger.transfer e WHERE e.pending_id = o.id AND e.kind = 'post'),"
-        " (SELECT coalesce (sum (r.amount), 0) FROM ledger.transfer r WHERE r.reverses = o.id)"
-        " FROM ledger.transfer o WHERE o.id = $1", 1, params, &ctx->err);
-    if (!res)
-        return -1;
-    const char *why = NULL;
-    int64_t left = 0;
-    if (PQntuples (res) == 0)
-        why = "it does not exist";
-    else if (PQgetvalue (res, 0, 3)[0] != 't')
-        why = "it is not posted";
-    else if (strcmp (PQgetvalue (res, 0, 0), t->credit.name)
-             || strcmp (PQgetvalue (res, 0, 1), t->debit.name))
-        why = "a correction moves the money back: its debit is the original's credit and its"
-              " credit the original's debit";
-    else
-        left = strtoll (PQgetvalue (res, 0, 2), NULL, 10)
-               - strtoll (PQgetvalue (res, 0, 4), NULL, 10);
-    bool missing = PQntuples (res) == 0;
-    PQclear (res);
-    if (why)
-        return sq_error_set (err, missing ? SQ_ERR_NOT_FOUND : SQ_ERR_CONFLICT, "reverses",
-                             "could not create transfer %s reversing %s: %s", t->id,
-                             t->reverses, why);
-    if (t->amount > left)
-        return sq_error_set (err, SQ_ERR_CONFLICT, "amount", "could not create transfer %s:"
-                             " only %" PRId64 " fen of %s are left to reverse", t->id, left,
-                             t->reverses);
-    return 0;
-}
-
-//  Creates both accounts unless they exist.
-static int
-s_accounts_ensure (sq_ctx_t *ctx, const ledger_transfer_t *t)
-{
-    char now[24];
-    snprintf (now, sizeof now, "%" PRId64, sq_now_us ());
-    const ledger_account_t *a = &t->debit, *b = &t->credit;
-    const char *params[] = {a->name, ledger_account_kind_name (a->kind), a->division,
-                            a->guarded ? "true" : "false", b->name,
-                            ledger_account_kind_name (b->kind), b->division,
-                            b->guarded ? "true" : "false", now};
-    return sq_db_exec (ctx->db, "INSERT INTO ledger.account (name, kind, division, guarded,"
-                       " created_at) VALUES ($1, $2, $3, $4::boolean, $9::bigint), ($5, $6, $7,"
-                       " $8::boolean, $9::bigint) ON CONFLICT (name) DO NOTHING", 9, params,
-                       &ctx->err);
-}
-
-//  Moves the sums of a new transfer: the guarded debit first, refused when short.
-static int
-s_move (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err)
-{
-    int rows = s_account_update (ctx, t->pending ? s_debit_pending : s_debit_posted,
-                                 t->debit.name, t->amount);
-    if (rows < 0)
-        return -1;
-    if (rows == 0) {
-        const char *params[] = {t->debit.name};
-        PGresult *res = sq_db_query (ctx->db, "SELECT credits_posted - debits_posted -"
-                                     " debits_pending FROM ledger.account WHERE name = $1", 1,
-                                     params, &ctx->err);
-        if (!res)
-            return -1;
-        sq_error_set (err, SQ_ERR_CONFLICT, "amount", "could not create transfer %s: %s holds"
-                      " %s fen available, %" PRId64 " asked", t->id, t->debit.name,
-                      PQgetvalue (res, 0, 0), t->amount);
-        PQclear (res);
+    ledger_apply_t apply;
+    if (ledger_apply (ctx, t, 1, false, &apply)) {
+        ledger_apply_free (&apply);
         return -1;
     }
-    rows = s_account_update (ctx, t->pending ? s_credit_pending : s_credit_posted,
-                             t->credit.name, t->amount);
-    if (rows != 1)
-        return rows < 0 ? -1
-                        : sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "credit", "could not credit"
-                                        " %s: the account vanished", t->credit.name);
-    return 0;
-}
-
-//  Creates one transfer, or finds its first creation. Returns its row (the caller
-//  PQclear()s it), or NULL with err set when refused or ctx->err set when the database
-//  failed. The chain lock is held.
-static PGresult *
-s_create (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err)
-{
-    if (!ledger_may_move (ctx, &t->debit, &t->credit)) {
-        *err = ctx->err;
-        memset (&ctx->err, 0, sizeof ctx->err);
-        return NULL;
-    }
-    PGresult *row = s_find (ctx, "id", t->id);
-    if (!row)
-        return NULL;
-    if (PQntuples (row) == 1)
-        return s_repeat (ctx, t, row, err);
-    PQclear (row);
-    if ((t->reverses[0] && s_check_reversal (ctx, t, err)) || s_accounts_ensure (ctx, t)
-        || s_move (ctx, t, err))
-        return NULL;
-    row = ledger_chain_append (ctx, t->id, t->pending ? "pending" : "posted", NULL,
-                               t->debit.name, t->credit.name, t->amount, t->code,
-                               t->has_memo ? t->memo : NULL,
-                               t->reverses[0] ? t->reverses : NULL, t->timeout_s);
-    if (!row)
-        return NULL;
-    const char *params[] = {t->id, PQgetvalue (row, 0, C_EXPIRES_AT)};
-    if ((t->pending && sq_db_exec (ctx->db, "INSERT INTO ledger.pending_open (id, expires_at)"
-                                   " VALUES ($1, nullif ($2, '')::bigint)", 2, params,
-                                   &ctx->err))
-        || s_emit (ctx, row)) {
-        PQclear (row);
-        return NULL;
-    }
-    return row;
-}
-
-PGresult *
-ledger_transfer_make (sq_ctx_t *ctx, const ledger_transfer_t *t, sq_error_t *err)
-{
-    return s_create (ctx, t, err);
+    const ledger_result_t *r = &apply.results[0];
+    int rc = r->outcome == LEDGER_CREATED ? 1 : r->outcome == LEDGER_FOUND ? 0 : -1;
+    if (rc < 0)
+        *err = r->err;
+    else if (pk)
+        ledger_row_pack (pk, &r->row);
+    ledger_apply_free (&apply);
+    return rc;
 }
 
 PGresult *
@@ -374,23 +196,20 @@ int
 ledger_transfer_create (sq_ctx_t *ctx)
 {
     ledger_transfer_t t;
-    if (ledger_transfer_read (ctx->args, &t, &ctx->err) || ledger_chain_lock (ctx))
+    if (ledger_transfer_read (ctx->args, &t, &ctx->err))
         return -1;
-    sq_error_t err = {0};
-    return ledger_transfer_reply (ctx, s_create (ctx, &t, &err), &err);
+    return ledger_transfer_reply (ctx, &t);
 }
 
 int
-ledger_transfer_reply (sq_ctx_t *ctx, PGresult *row, const sq_error_t *err)
+ledger_transfer_reply (sq_ctx_t *ctx, const ledger_transfer_t *t)
 {
-    if (!row) {
-        if (!ctx->err.code) //  a database failure already set ctx->err: it wins
-            ctx->err = *err;
-        return -1;
-    }
-    ledger_pack_transfer (ctx->pk, row, 0);
-    PQclear (row);
-    return 0;
+    sq_error_t err = {0};
+    if (ledger_transfer_make (ctx, t, ctx->pk, &err) >= 0)
+        return 0;
+    if (!ctx->err.code) //  a database failure already set ctx->err: it wins
+        ctx->err = err;
+    return -1;
 }
 
 static void
@@ -405,46 +224,6 @@ s_pack_item_error (msgpack_packer *pk, const sq_error_t *err)
     sq_pack_kv_str (pk, "field", err->field);
 }
 
-//  Runs item i of a batch: packs its result into pk. Returns 1 created (or found), 0
-//  refused (its error in err), -1 with ctx->err set when the database failed.
-static int
-s_batch_item (sq_ctx_t *ctx, const msgpack_object *item, int i, msgpack_packer *pk,
-              sq_error_t *err)
-{
-    ledger_transfer_t t;
-    memset (err, 0, sizeof *err);
-    if (item->type != MSGPACK_OBJECT_MAP)
-        sq_error_set (err, SQ_ERR_INVALID, "transfers", "transfers[%d] must be a map", i);
-    else if (ledger_transfer_read (item, &t, err) == 0) {
-        PGresult *row = s_create (ctx, &t, err);
-        if (row) {
-            msgpack_pack_map (pk, 2);
-            sq_pack_kv_bool (pk, "ok", true);
-            sq_pack_str (pk, "result");
-            ledger_pack_transfer (pk, row, 0);
-            PQclear (row);
-            return 1;
-        }
-        if (ctx->err.code)
-            return -1;
-    }
-    s_pack_item_error (pk, err);
-    return 0;
-}
-
-//  Linked and one failed: nothing stays, every item says why.
-static void
-s_pack_linked_failure (msgpack_packer *pk, size_t count, size_t failed, const sq_error_t *err)
-{
-    msgpack_pack_array (pk, count);
-    for (size_t i = 0; i < count; i++) {
-        sq_error_t linked = {0};
-        sq_error_set (&linked, SQ_ERR_CONFLICT, "linked", "not created: transfer %zu of the"
-                      " linked batch failed", failed);
-        s_pack_item_error (pk, i == failed ? err : &linked);
-    }
-}
-
 int
 ledger_transfer_create_batch (sq_ctx_t *ctx)
 {
@@ -457,43 +236,62 @@ ledger_transfer_create_batch (sq_ctx_t *ctx)
     if (count == 0)
         return sq_error_set (&ctx->err, SQ_ERR_INVALID, "transfers", "transfers must hold 1 to"
                              " %d transfers", LEDGER_BATCH_MAX);
-    if (ledger_chain_lock (ctx)
-        || (linked && sq_db_exec (ctx->db, "SAVEPOINT ledger_linked", 0, NULL, &ctx->err)))
-        return -1;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, count);
-    size_t created = 0, failed = count;
-    sq_error_t err = {0};
-    int rc = 0;
-    for (size_t i = 0; i < count && rc >= 0 && failed == count; i++) {
-        rc = s_batch_item (ctx, &items->via.array.ptr[i], (int) i, &pk, &err);
-        if (rc == 1)
-            created++;
-        else if (rc == 0 && linked)
-            failed = i;
+    //  Items that do not read are refused here; the others go to the apply together, and
+    //  their results are merged back in order.
+    ledger_transfer_t *valid = calloc (count, sizeof *valid);
+    sq_error_t *invalid = calloc (count, sizeof *invalid);
+    int *position = calloc (count, sizeof *position); //  item -> index in valid, or -1
+    assert (valid && invalid && position);
+    size_t valid_count = 0, first_invalid = count;
+    for (size_t i = 0; i < count; i++) {
+        const msgpack_object *item = &items->via.array.ptr[i];
+        position[i] = -1;
+        if (item->type != MSGPACK_OBJECT_MAP)
+            sq_error_set (&invalid[i], SQ_ERR_INVALID, "transfers", "transfers[%zu] must be a"
+                          " map", i);
+        else if (ledger_transfer_read (item, &valid[valid_count], &invalid[i]) == 0)
+            position[i] = (int) valid_count++;
+        if (position[i] < 0 && first_invalid == count)
+            first_invalid = i;
     }
-    if (rc >= 0 && linked) {
-        bool undo = failed < count;
-        rc = sq_db_exec (ctx->db, undo ? "ROLLBACK TO SAVEPOINT ledger_linked"
-                                       : "RELEASE SAVEPOINT ledger_linked", 0, NULL, &ctx->err);
-        if (undo) {
-            msgpack_sbuffer_clear (&buf);
-            s_pack_linked_failure (&pk, count, failed, &err);
-            created = 0;
-        }
-    }
-    if (rc >= 0) {
+    ledger_apply_t apply = {0};
+    //  Linked with an item that does not even read: nothing to apply, all refused.
+    int rc = linked && first_invalid < count ? 0
+             : ledger_apply (ctx, valid, valid_count, linked, &apply);
+    if (rc == 0) {
+        //  Linked: the first refusal in the batch's order undid everything. With no item
+        //  refused on reading, the apply's items are the batch's, in the same order.
+        size_t failed = !linked ? count : first_invalid < count ? first_invalid : apply.failed;
+        size_t ok = 0;
         msgpack_pack_map (ctx->pk, 4);
-        sq_pack_kv_raw (ctx->pk, "results", buf.data, buf.size);
-        sq_pack_kv_int (ctx->pk, "created", (int64_t) created);
-        sq_pack_kv_int (ctx->pk, "failed", (int64_t) (count - created));
+        sq_pack_str (ctx->pk, "results");
+        msgpack_pack_array (ctx->pk, count);
+        for (size_t i = 0; i < count; i++) {
+            const ledger_result_t *r = position[i] >= 0 ? &apply.results[position[i]] : NULL;
+            sq_error_t linked_err = {0};
+            if (failed < count && i != failed) {
+                sq_error_set (&linked_err, SQ_ERR_CONFLICT, "linked", "not created: transfer"
+                              " %zu of the linked batch failed", failed);
+                s_pack_item_error (ctx->pk, &linked_err);
+            } else if (!r || r->outcome == LEDGER_REFUSED)
+                s_pack_item_error (ctx->pk, r ? &r->err : &invalid[i]);
+            else {
+                msgpack_pack_map (ctx->pk, 2);
+                sq_pack_kv_bool (ctx->pk, "ok", true);
+                sq_pack_str (ctx->pk, "result");
+                ledger_row_pack (ctx->pk, &r->row);
+                ok++;
+            }
+        }
+        sq_pack_kv_int (ctx->pk, "created", (int64_t) ok);
+        sq_pack_kv_int (ctx->pk, "failed", (int64_t) (count - ok));
         sq_pack_kv_bool (ctx->pk, "linked", linked);
     }
-    msgpack_sbuffer_destroy (&buf);
-    return rc < 0 ? -1 : 0;
+    ledger_apply_free (&apply);
+    free (valid);
+    free (invalid);
+    free (position);
+    return rc;
 }
 
 //  Ends the pending transfer of row 0 of pending with a new row of kind post, void or

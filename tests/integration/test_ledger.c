@@ -296,6 +296,110 @@ test_linked_batch_all_or_nothing (void **state)
              "transfers");
 }
 
+#define AWARD "community:" COMMUNITY ":award"
+#define BIG_BATCH LEDGER_BATCH_MAX //  transfers of the largest batch
+
+//  The error field of result i of a batch reply, or NULL when it succeeded.
+static const msgpack_object *
+s_item (const sq_test_reply_t *reply, size_t i)
+{
+    const msgpack_object *results = sq_obj_get (reply->result, "results");
+    assert_true (i < results->via.array.size);
+    return &results->via.array.ptr[i];
+}
+
+static bool
+s_item_failed (const sq_test_reply_t *reply, size_t i, const char *field)
+{
+    const msgpack_object *error = sq_obj_get (s_item (reply, i), "error");
+    return error && sq_obj_str_eq (sq_obj_get (error, "field"), field);
+}
+
+//  A batch is judged item by item in order, as if each came alone: the guard sees the
+//  items before it, a repeated id finds the earlier item, a correction sees what is left;
+//  and memos with every character JSON escapes hash as the database's transfer_hash does
+//  (audit.verify at the end recomputes every hash in SQL).
+static void
+test_batch_judged_in_order (void **state)
+{
+    (void) state;
+    const char *items =
+        "[{\"id\":\"o-1\",\"debit\":\"" TREASURY "\",\"credit\":\"" AWARD "\",\"amount\":1000,"
+        "\"code\":\"award\"},"
+        "{\"id\":\"o-2\",\"debit\":\"" AWARD "\",\"credit\":\"" SPENT "\",\"amount\":600,"
+        "\"code\":\"expense\"},"
+        "{\"id\":\"o-3\",\"debit\":\"" AWARD "\",\"credit\":\"" SPENT "\",\"amount\":600,"
+        "\"code\":\"expense\"},"
+        "{\"id\":\"o-1\",\"debit\":\"" TREASURY "\",\"credit\":\"" AWARD "\",\"amount\":1000,"
+        "\"code\":\"award\"},"
+        "{\"id\":\"o-1\",\"debit\":\"" TREASURY "\",\"credit\":\"" AWARD "\",\"amount\":999,"
+        "\"code\":\"award\"},"
+        "{\"id\":\"o-4\",\"debit\":\"" AWARD "\",\"credit\":\"" TREASURY "\",\"amount\":300,"
+        "\"code\":\"correction\",\"reverses\":\"o-1\"},"
+        "{\"id\":\"o-5\",\"debit\":\"" AWARD "\",\"credit\":\"" TREASURY "\",\"amount\":800,"
+        "\"code\":\"correction\",\"reverses\":\"o-1\"},"
+        "{\"id\":\"o-6\",\"debit\":\"" TREASURY "\",\"credit\":\"" AWARD "\",\"amount\":1,"
+        "\"code\":\"award\",\"memo\":\"引号\\\"反斜杠\\\\换行\\n制表\\t\\u0001\\u001f/end\"}]";
+    char args[4096];
+    snprintf (args, sizeof args, "{\"transfers\":%s}", items);
+    sq_test_reply_t *reply = s_ok ("transfer.create_batch", args, "district_official", DISTRICT);
+    assert_int_equal (sq_test_int (reply->result, "created"), 5);
+    assert_int_equal (sq_test_int (reply->result, "failed"), 3);
+    assert_true (s_item_failed (reply, 2, "amount"));   //  400 fen left after o-2
+    assert_true (s_item_failed (reply, 4, "id"));       //  o-1 with another amount
+    assert_true (s_item_failed (reply, 6, "amount"));   //  700 left to reverse of o-1
+    const msgpack_object *first = sq_obj_get (s_item (reply, 0), "result");
+    const msgpack_object *again = sq_obj_get (s_item (reply, 3), "result");
+    assert_int_equal (sq_test_int (again, "seq"), sq_test_int (first, "seq"));
+    char hash[80];
+    assert_true (sq_obj_str_eq (sq_obj_get (again, "hash"),
+                                sq_test_str (first, "hash", hash, sizeof hash)));
+    //  Created rows follow each other on the chain.
+    const msgpack_object *last = sq_obj_get (s_item (reply, 7), "result");
+    assert_int_equal (sq_test_int (last, "seq"), sq_test_int (first, "seq") + 3);
+    assert_true (sq_obj_str_eq (sq_obj_get (last, "memo"),
+                                "引号\"反斜杠\\换行\n制表\t\001\037/end"));
+    sq_test_reply_destroy (&reply);
+    assert_int_equal (s_balance (AWARD, "balance", 0), 1000 - 600 - 300 + 1);
+    //  The database computes the same hash as the service did.
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id LIKE 'o-%' AND"
+                               " hash = ledger.transfer_hash (prev_hash, seq, id, kind,"
+                               " pending_id, debit, credit, amount, code, memo, reverses,"
+                               " timeout_s, expires_at, created_at, actor)"), 4);
+}
+
+//  The largest batch: every transfer created, each with its event, and once only.
+static void
+test_largest_batch (void **state)
+{
+    (void) state;
+    size_t size = (size_t) BIG_BATCH * 160 + 64;
+    char *args = malloc (size);
+    assert_non_null (args);
+    size_t used = (size_t) snprintf (args, size, "{\"transfers\":[");
+    for (int i = 0; i < BIG_BATCH; i++)
+        used += (size_t) snprintf (args + used, size - used, "%s{\"id\":\"big-%d\",\"debit\":\""
+                                   TREASURY "\",\"credit\":\"" WORK "\",\"amount\":%d,"
+                                   "\"code\":\"test\"}", i ? "," : "", i, 1 + i % 7);
+    snprintf (args + used, size - used, "]}");
+    int64_t before = s_balance (WORK, "balance", 0);
+    int64_t events = s_count ("SELECT count(*) FROM ledger.outbox");
+    for (int round = 0; round < 2; round++) {
+        sq_test_reply_t *reply = s_ok ("transfer.create_batch", args, "operator", "");
+        assert_int_equal (sq_test_int (reply->result, "created"), BIG_BATCH);
+        assert_int_equal (sq_test_int (reply->result, "failed"), 0);
+        sq_test_reply_destroy (&reply);
+    }
+    free (args);
+    int64_t moved = 0;
+    for (int i = 0; i < BIG_BATCH; i++)
+        moved += 1 + i % 7;
+    assert_int_equal (s_balance (WORK, "balance", 0), before + moved);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id LIKE 'big-%'"),
+                      BIG_BATCH);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.outbox"), events + BIG_BATCH);
+}
+
 static void
 test_pending_post_void_expire (void **state)
 {
@@ -445,6 +549,8 @@ main (void)
         cmocka_unit_test (test_linked_batch_all_or_nothing),
         cmocka_unit_test (test_pending_post_void_expire),
         cmocka_unit_test (test_corrections_and_history),
+        cmocka_unit_test (test_batch_judged_in_order),
+        cmocka_unit_test (test_largest_batch),
         cmocka_unit_test (test_audit_finds_tampering),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

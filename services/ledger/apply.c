@@ -404,7 +404,8 @@ s_read_found (s_apply_t *self)
         sq_db_array_add (&ids, self->items[i].id);
     const char *params[] = {sq_db_array_text (&ids)};
     self->out->found = sq_db_query (self->ctx->db, "SELECT " LEDGER_TRANSFER_COLUMNS " FROM"
-                                    " ledger.transfer WHERE id = ANY ($1::text[])", 1, params,
+                                    " ledger.transfer JOIN unnest ($1::text[]) AS u (id) USING"
+                                    " (id)", 1, params,
                                     &self->ctx->err);
     sq_db_array_destroy (&ids);
     if (!self->out->found)

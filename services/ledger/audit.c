@@ -38,6 +38,32 @@ static const char *const s_auditors[] = {"operator", "auditor", NULL};
     " a.credits_posted <> coalesce (s.cp, 0) OR a.debits_pending <> coalesce (s.dq, 0) OR"    \
     " a.credits_pending <> coalesce (s.cq, 0) ORDER BY 1 LIMIT $1::int"
 
+//  Rows whose pending_id or reverses names no transfer (no foreign key checks it: see
+//  schemas/ledger/003_set_based_append.sql).
+#define S_DANGLING                                                                            \
+    "SELECT t.seq FROM ledger.transfer t WHERE (t.pending_id IS NOT NULL AND NOT EXISTS"     \
+    " (SELECT 1 FROM ledger.transfer p WHERE p.id = t.pending_id AND p.kind = 'pending')) OR"  \
+    " (t.reverses IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ledger.transfer o WHERE o.id ="   \
+    " t.reverses)) ORDER BY t.seq LIMIT $1::int"
+
+static int
+s_pack_dangling (sq_ctx_t *ctx, bool *ok)
+{
+    char limit[24];
+    snprintf (limit, sizeof limit, "%d", LEDGER_AUDIT_MISMATCH_MAX);
+    const char *params[] = {limit};
+    PGresult *res = sq_db_query (ctx->db, S_DANGLING, 1, params, &ctx->err);
+    if (!res)
+        return -1;
+    *ok &= PQntuples (res) == 0;
+    sq_pack_str (ctx->pk, "dangling");
+    msgpack_pack_array (ctx->pk, (size_t) PQntuples (res));
+    for (int i = 0; i < PQntuples (res); i++)
+        msgpack_pack_int64 (ctx->pk, strtoll (PQgetvalue (res, i, 0), NULL, 10));
+    PQclear (res);
+    return 0;
+}
+
 static int
 s_pack_break (sq_ctx_t *ctx, bool *ok)
 {
@@ -116,13 +142,13 @@ ledger_audit_verify (sq_ctx_t *ctx)
     if (!tail)
         return -1;
     bool ok = true;
-    msgpack_pack_map (ctx->pk, 12);
+    msgpack_pack_map (ctx->pk, 13);
     sq_pack_kv_int (ctx->pk, "transfers", strtoll (PQgetvalue (tail, 0, 0), NULL, 10));
     sq_pack_kv_int (ctx->pk, "tail_seq", strtoll (PQgetvalue (tail, 0, 1), NULL, 10));
     sq_pack_str (ctx->pk, "tail_hash");
     ledger_pack_text (ctx->pk, tail, 0, 2);
     PQclear (tail);
-    if (s_pack_break (ctx, &ok) || s_pack_balances (ctx, &ok))
+    if (s_pack_break (ctx, &ok) || s_pack_balances (ctx, &ok) || s_pack_dangling (ctx, &ok))
         return -1;
     sq_pack_kv_bool (ctx->pk, "ok", ok);
     return 0;

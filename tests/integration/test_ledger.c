@@ -537,6 +537,14 @@ test_audit_finds_tampering (void **state)
     assert_int_equal (sq_test_int (broken, "seq"), 7);
     assert_true (sq_obj_str_eq (sq_obj_get (broken, "reason"), "link"));
     sq_test_reply_destroy (&reply);
+    //  A correction naming no transfer (no foreign key stops it: audit.verify does).
+    assert_int_equal (sq_db_exec (s_stack.db, "UPDATE ledger.transfer SET reverses = 'ghost'"
+                                  " WHERE seq = 9", 0, NULL, &err), 0);
+    reply = s_ok ("audit.verify", "{}", "operator", "");
+    const msgpack_object *dangling = sq_obj_get (reply->result, "dangling");
+    assert_int_equal (dangling->via.array.size, 1);
+    assert_int_equal (dangling->via.array.ptr[0].via.i64, 9);
+    sq_test_reply_destroy (&reply);
 }
 
 int

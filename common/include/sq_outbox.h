@@ -29,26 +29,28 @@
 int sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
                       const void *data, size_t data_size, sq_error_t *err);
 
-//  Many events of one command (a ledger batch of 8,000 transfers): the same actor, corr,
-//  cause and at; per event an id, a type, a div and a data map, the maps back to back in
-//  one buffer. Written by one INSERT ... SELECT FROM unnest, in the order added, instead of
-//  one INSERT each.
+//  Many events written by one INSERT ... SELECT FROM unnest, in the order added, instead of
+//  one INSERT each (a ledger batch of 8,000 transfers, or the transfers of several commands
+//  that share a transaction). Each event has its own envelope fields; the data maps lie back
+//  to back in one buffer. All share one `at`.
+enum { SQ_MANY_ID, SQ_MANY_TYPE, SQ_MANY_DIV, SQ_MANY_ACTOR, SQ_MANY_CORR, SQ_MANY_CAUSE,
+       SQ_MANY_OFFSET, SQ_MANY_SIZE, SQ_MANY_COLUMNS };
 typedef struct {
-    sq_db_array_t ids, types, divs; //  per event
-    sq_db_array_t offsets, sizes;   //  where each event's data lies in data
-    msgpack_sbuffer data;           //  the data maps, back to back
-    size_t count;                   //  events added
+    sq_db_array_t columns[SQ_MANY_COLUMNS]; //  per event: envelope fields, where its data lies
+    msgpack_sbuffer data;                   //  the data maps, back to back
+    size_t count;                           //  events added
 } sq_outbox_many_t;
 
 void sq_outbox_many_init (sq_outbox_many_t *self);
 void sq_outbox_many_destroy (sq_outbox_many_t *self);
-void sq_outbox_many_add (sq_outbox_many_t *self, const char *id, const char *type,
-                         const char *div, const void *data, size_t size);
+//  Adds an event: env gives id, type, div, actor, corr and cause (at and seq are ignored).
+void sq_outbox_many_add (sq_outbox_many_t *self, const sq_envelope_t *env, const void *data,
+                         size_t size);
 
-//  Appends every event of many (env gives at, actor, corr, cause; its id, type and div are
-//  ignored) with one deferred INSERT. Returns 0 or -1 with err set.
-int sq_outbox_append_many (sq_db_t *db, const char *schema, const sq_envelope_t *env,
-                           sq_outbox_many_t *many, sq_error_t *err);
+//  Appends every event of many, stamped at, with one deferred INSERT. Returns 0 or -1 with
+//  err set.
+int sq_outbox_append_many (sq_db_t *db, const char *schema, int64_t at, sq_outbox_many_t *many,
+                           sq_error_t *err);
 
 //  Wakes the relay of schema once this transaction commits (NOTIFY). Returns 0 or -1.
 int sq_outbox_notify (sq_db_t *db, const char *schema, sq_error_t *err);

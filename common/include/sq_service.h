@@ -59,10 +59,25 @@ typedef struct {
 
 typedef int (sq_handler_fn) (sq_ctx_t *ctx);
 
+//  Runs count commands of one kind together, in one statement where the handler can:
+//  several clients' transfer.create in one group commit cost the round trips of one. Each
+//  ctxs[i] is a command as its handler would see it; the group handler either packs its
+//  result into ctxs[i].pk or sets ctxs[i].err, and a command refused that way must have
+//  written nothing (there is no savepoint per command). Returns 0, or -1 with ctxs[0].err
+//  set when the database failed: the whole batch is then answered `unavailable`.
+typedef int (sq_group_fn) (sq_ctx_t *ctxs, int count);
+
 typedef struct {
     const char *name;   //  e.g. "resident.register"
     sq_handler_fn *fn;  //  the handler
 } sq_command_t;
+
+//  A command that may also run grouped (sq_service_config_t.groups): when a batch holds
+//  more than one of it without an idem key.
+typedef struct {
+    const char *name;   //  a command of the table
+    sq_group_fn *fn;    //  its group handler
+} sq_group_t;
 
 //  Applies one event of another service's stream inside ctx's transaction: ctx->cmd is the
 //  event type, ctx->args its data map, ctx->actor the event's actor (role operator, whole
@@ -82,6 +97,7 @@ typedef struct {
     const char *name;               //  service and stream name, e.g. "registry"
     const char *schema;             //  PostgreSQL schema it owns
     const sq_command_t *commands;   //  terminated by {NULL, NULL}
+    const sq_group_t *groups;       //  NULL, or terminated by {NULL, NULL}
     void *state;                    //  handed to handlers as ctx->state
     const char *conninfo;           //  NULL: SHEQU_PG
     const char *commands_endpoint;  //  NULL: SHEQU_COMMANDS
@@ -135,12 +151,15 @@ void sq_data_destroy (sq_data_t *data);
 //  Emits "<service>.<name>" for div with the packed data, and frees the data in any case.
 int sq_ctx_emit_data (sq_ctx_t *ctx, sq_data_t *data, const char *name, const char *div);
 
-//  Many events of one command, emitted with one statement (sq_outbox_many_t): for commands
-//  that make thousands at once. Add each with sq_ctx_events_add, then sq_ctx_emit_many.
+//  Many events emitted with one statement (sq_outbox_many_t): for commands that make
+//  thousands at once, or a group of commands (sq_group_fn). Add each with
+//  sq_ctx_events_add, as the command it belongs to (its actor, corr and request id), then
+//  emit them all through any one of the contexts with sq_ctx_emit_many, which counts them.
 //  Adds "<service>.<name>" for div with the packed data, and frees the data.
 void sq_ctx_events_add (sq_ctx_t *ctx, sq_outbox_many_t *many, sq_data_t *data,
                         const char *name, const char *div);
-//  Emits every event of many in the order added; many stays the caller's to destroy.
+//  Emits every event of many in the order added; many stays the caller's to destroy. The
+//  events are counted in ctx->events.
 //  Returns 0 or -1 with ctx->err set.
 int sq_ctx_emit_many (sq_ctx_t *ctx, sq_outbox_many_t *many);
 

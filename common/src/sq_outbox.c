@@ -41,63 +41,60 @@ void
 sq_outbox_many_init (sq_outbox_many_t *self)
 {
     memset (self, 0, sizeof *self);
-    sq_db_array_init (&self->ids);
-    sq_db_array_init (&self->types);
-    sq_db_array_init (&self->divs);
-    sq_db_array_init (&self->offsets);
-    sq_db_array_init (&self->sizes);
     msgpack_sbuffer_init (&self->data);
 }
 
 void
 sq_outbox_many_destroy (sq_outbox_many_t *self)
 {
-    sq_db_array_destroy (&self->ids);
-    sq_db_array_destroy (&self->types);
-    sq_db_array_destroy (&self->divs);
-    sq_db_array_destroy (&self->offsets);
-    sq_db_array_destroy (&self->sizes);
+    for (int i = 0; i < SQ_MANY_COLUMNS; i++)
+        sq_db_array_destroy (&self->columns[i]);
     msgpack_sbuffer_destroy (&self->data);
     self->count = 0;
 }
 
 void
-sq_outbox_many_add (sq_outbox_many_t *self, const char *id, const char *type, const char *div,
-                    const void *data, size_t size)
+sq_outbox_many_add (sq_outbox_many_t *self, const sq_envelope_t *env, const void *data,
+                    size_t size)
 {
-    sq_db_array_add (&self->ids, id);
-    sq_db_array_add (&self->types, type);
-    sq_db_array_add (&self->divs, div ? div : "");
-    sq_db_array_add_int (&self->offsets, (int64_t) self->data.size);
-    sq_db_array_add_int (&self->sizes, (int64_t) size);
+    sq_db_array_t *c = self->columns;
+    sq_db_array_add (&c[SQ_MANY_ID], env->id);
+    sq_db_array_add (&c[SQ_MANY_TYPE], env->type);
+    sq_db_array_add (&c[SQ_MANY_DIV], env->div);
+    sq_db_array_add (&c[SQ_MANY_ACTOR], env->actor);
+    sq_db_array_add (&c[SQ_MANY_CORR], env->corr);
+    sq_db_array_add (&c[SQ_MANY_CAUSE], env->cause);
+    sq_db_array_add_int (&c[SQ_MANY_OFFSET], (int64_t) self->data.size);
+    sq_db_array_add_int (&c[SQ_MANY_SIZE], (int64_t) size);
     msgpack_sbuffer_write (&self->data, data, size);
     self->count++;
 }
 
 int
-sq_outbox_append_many (sq_db_t *db, const char *schema, const sq_envelope_t *env,
-                       sq_outbox_many_t *many, sq_error_t *err)
+sq_outbox_append_many (sq_db_t *db, const char *schema, int64_t at, sq_outbox_many_t *many,
+                       sq_error_t *err)
 {
     if (many->count == 0)
         return 0;
     //  bytea is at most 1 GB, so offsets fit an int; WITH ORDINALITY and ORDER BY keep the
     //  outbox ids (and so the stream's order) in the order the events were added.
     char sql[SQ_SQL_MAX];
-    snprintf (sql, sizeof sql, "INSERT INTO %s.outbox (event_id, type, div, at, actor, corr,"
-              " cause, data) SELECT u.id, u.type, u.div, $4::bigint, $5, $6, $7, substring"
-              " ($8::bytea FROM u.off + 1 FOR u.size) FROM unnest ($1::text[], $2::text[],"
-              " $3::text[], $9::int[], $10::int[]) WITH ORDINALITY AS u (id, type, div, off,"
-              " size, n) ORDER BY u.n", schema);
-    char at[24];
-    snprintf (at, sizeof at, "%" PRId64, env->at);
-    const char *params[] = {sq_db_array_text (&many->ids), sq_db_array_text (&many->types),
-                            sq_db_array_text (&many->divs), at, env->actor, env->corr,
-                            env->cause, many->data.data ? many->data.data : "",
-                            sq_db_array_text (&many->offsets),
-                            sq_db_array_text (&many->sizes)};
-    int lengths[] = {0, 0, 0, 0, 0, 0, 0, (int) many->data.size, 0, 0};
-    int formats[] = {0, 0, 0, 0, 0, 0, 0, 1, 0, 0};
-    return sq_db_defer (db, sql, 10, params, lengths, formats, err);
+    snprintf (sql, sizeof sql, "INSERT INTO %s.outbox (event_id, type, div, actor, corr, cause,"
+              " at, data) SELECT u.id, u.type, u.div, u.actor, u.corr, u.cause, $9::bigint,"
+              " substring ($10::bytea FROM u.off + 1 FOR u.size) FROM unnest ($1::text[],"
+              " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],"
+              " $8::int[]) WITH ORDINALITY AS u (id, type, div, actor, corr, cause, off, size,"
+              " n) ORDER BY u.n", schema);
+    char at_text[24];
+    snprintf (at_text, sizeof at_text, "%" PRId64, at);
+    const char *params[SQ_MANY_COLUMNS + 2];
+    for (int i = 0; i < SQ_MANY_COLUMNS; i++)
+        params[i] = sq_db_array_text (&many->columns[i]);
+    params[SQ_MANY_COLUMNS] = at_text;
+    params[SQ_MANY_COLUMNS + 1] = many->data.data ? many->data.data : "";
+    int lengths[SQ_MANY_COLUMNS + 2] = {[SQ_MANY_COLUMNS + 1] = (int) many->data.size};
+    int formats[SQ_MANY_COLUMNS + 2] = {[SQ_MANY_COLUMNS + 1] = 1};
+    return sq_db_defer (db, sql, SQ_MANY_COLUMNS + 2, params, lengths, formats, err);
 }
 
 int

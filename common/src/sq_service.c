@@ -64,6 +64,8 @@ typedef struct {
     sq_handler_fn *fn;          //  the handler, NULL for built-ins
     msgpack_sbuffer reply;      //  the reply body
     bool answered;              //  reply is final (decoding failed, idem hit)
+    sq_group_fn *group;         //  its group handler, if the service gave one
+    bool grouped;               //  ran with others of its kind in this batch
 } s_item_t;
 
 const char *
@@ -158,22 +160,21 @@ void
 sq_ctx_events_add (sq_ctx_t *ctx, sq_outbox_many_t *many, sq_data_t *data, const char *name,
                    const char *div)
 {
-    char type[SQ_TYPE_MAX], id[SQ_ID_SIZE];
-    snprintf (type, sizeof type, "%s.%s", ctx->service->name, name);
-    sq_id_new (id);
-    sq_outbox_many_add (many, id, type, div, data->buf.data, data->buf.size);
+    sq_envelope_t env = {0};
+    sq_id_new (env.id);
+    snprintf (env.type, sizeof env.type, "%s.%s", ctx->service->name, name);
+    snprintf (env.div, sizeof env.div, "%s", div ? div : "");
+    snprintf (env.actor, sizeof env.actor, "%s", ctx->actor->id);
+    snprintf (env.corr, sizeof env.corr, "%s", ctx->corr);
+    snprintf (env.cause, sizeof env.cause, "%s", ctx->request_id);
+    sq_outbox_many_add (many, &env, data->buf.data, data->buf.size);
     sq_data_destroy (data);
 }
 
 int
 sq_ctx_emit_many (sq_ctx_t *ctx, sq_outbox_many_t *many)
 {
-    sq_envelope_t env = {0};
-    env.at = sq_now_us ();
-    snprintf (env.actor, sizeof env.actor, "%s", ctx->actor->id);
-    snprintf (env.corr, sizeof env.corr, "%s", ctx->corr);
-    snprintf (env.cause, sizeof env.cause, "%s", ctx->request_id);
-    if (sq_outbox_append_many (ctx->db, ctx->service->schema, &env, many, &ctx->err))
+    if (sq_outbox_append_many (ctx->db, ctx->service->schema, sq_now_us (), many, &ctx->err))
         return -1;
     ctx->events += (int) many->count;
     return 0;
@@ -395,6 +396,9 @@ s_decode (sq_service_t *self, s_item_t *item, sq_error_t *err)
         if (!item->fn)
             return sq_error_set (err, SQ_ERR_INVALID, "cmd", "unknown command %s for service %s",
                                  item->cmd, self->name);
+        for (const sq_group_t *g = self->config.groups; g && g->name; g++)
+            if (strcmp (g->name, item->cmd) == 0)
+                item->group = g->fn;
     }
     if (item->idem[0])
         s_digest (item); //  only a remembered reply needs it
@@ -572,6 +576,66 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, b
     return ctx.events;
 }
 
+//  Runs together the undecided items of the batch that share a group handler and carry no
+//  idem key (a remembered reply needs a savepoint per command), when there are at least two.
+//  Returns the events they emitted, or -1 when the transaction is lost.
+static int
+s_run_groups (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *items, int count)
+{
+    int events = 0;
+    for (int first = 0; first < count; first++) {
+        s_item_t *lead = &items[first];
+        if (lead->answered || lead->grouped || !lead->group || lead->idem[0])
+            continue;
+        int *members = calloc ((size_t) count, sizeof *members), n = 0;
+        assert (members);
+        for (int i = first; i < count; i++)
+            if (!items[i].answered && !items[i].idem[0] && items[i].group == lead->group)
+                members[n++] = i;
+        if (n < 2) {
+            free (members);
+            continue;
+        }
+        sq_ctx_t *ctxs = calloc ((size_t) n, sizeof *ctxs);
+        msgpack_sbuffer *results = calloc ((size_t) n, sizeof *results);
+        msgpack_packer *pks = calloc ((size_t) n, sizeof *pks);
+        char (*request_ids)[SQ_ID_SIZE] = calloc ((size_t) n, sizeof *request_ids);
+        assert (ctxs && results && pks && request_ids);
+        for (int k = 0; k < n; k++) {
+            s_item_t *item = &items[members[k]];
+            sq_id_new (request_ids[k]);
+            msgpack_sbuffer_init (&results[k]);
+            msgpack_packer_init (&pks[k], &results[k], msgpack_sbuffer_write);
+            ctxs[k] = (sq_ctx_t) {.service = self, .db = db, .cache = cache, .cmd = item->cmd,
+                                  .args = item->args, .actor = &item->actor, .corr = item->corr,
+                                  .request_id = request_ids[k], .pk = &pks[k],
+                                  .state = self->config.state};
+        }
+        int rc = lead->group (ctxs, n);
+        for (int k = 0; k < n; k++) {
+            s_item_t *item = &items[members[k]];
+            item->grouped = true;
+            if (rc == 0 && ctxs[k].err.code)
+                s_reply_error (item, &ctxs[k].err);
+            else if (rc == 0)
+                sq_reply_pack_ok (&item->reply, results[k].data, results[k].size);
+            events += ctxs[k].events;
+            msgpack_sbuffer_destroy (&results[k]);
+        }
+        if (rc)
+            sq_log_warn ("group of commands failed", "cmd=%s commands=%d error=\"%s\"",
+                         lead->cmd, n, ctxs[0].err.message);
+        free (ctxs);
+        free (results);
+        free (pks);
+        free (request_ids);
+        free (members);
+        if (rc)
+            return -1;
+    }
+    return events;
+}
+
 //  Runs every undecided item of the batch in one transaction and commits once.
 static void
 s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *items,
@@ -589,8 +653,13 @@ s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *it
     //  own queries and the batch one more for COMMIT (sq_db_defer).
     int rc = (*db_p && sq_db_alive (*db_p))
                  ? sq_db_defer (*db_p, "BEGIN", 0, NULL, NULL, NULL, &err) : -1;
+    int grouped = rc == 0 ? s_run_groups (self, *db_p, cache, items, count) : 0;
+    if (grouped < 0)
+        rc = -1;
+    else
+        events += grouped;
     for (int i = 0; i < count && rc == 0; i++) {
-        if (items[i].answered)
+        if (items[i].answered || items[i].grouped)
             continue;
         int emitted = s_run_one (self, *db_p, cache, &items[i], undecided > 1);
         if (emitted < 0)

@@ -311,7 +311,8 @@ typedef struct {
 } s_original_t;
 
 typedef struct {
-    sq_ctx_t *ctx;
+    sq_ctx_t *ctx;                  //  the database, and the command of every item...
+    sq_ctx_t *const *item_ctx;      //  ...unless each item has its own (a group); or NULL
     const ledger_transfer_t *items;
     size_t count;
     ledger_apply_t *out;
@@ -327,6 +328,13 @@ typedef struct {
     uint8_t tail_hash[S_HASH_SIZE];
     int64_t tail_at;
 } s_apply_t;
+
+//  The command item i belongs to: its actor, corr and request id.
+static sq_ctx_t *
+s_owner (const s_apply_t *self, size_t i)
+{
+    return self->item_ctx ? self->item_ctx[i] : self->ctx;
+}
 
 static s_account_t *
 s_account (s_apply_t *self, const char *name)
@@ -514,7 +522,7 @@ s_move (s_apply_t *self, const ledger_transfer_t *t, sq_error_t *err)
 
 //  Fills the row of a transfer this apply creates; seq and hash come later.
 static void
-s_row_new (s_apply_t *self, const ledger_transfer_t *t, ledger_row_t *row)
+s_row_new (s_apply_t *self, size_t i, const ledger_transfer_t *t, ledger_row_t *row)
 {
     memset (row, 0, sizeof *row);
     row->id = t->id;
@@ -526,7 +534,7 @@ s_row_new (s_apply_t *self, const ledger_transfer_t *t, ledger_row_t *row)
     row->memo = t->has_memo ? t->memo : NULL;
     row->reverses = t->reverses[0] ? t->reverses : NULL;
     row->timeout_s = t->timeout_s;
-    row->actor = self->ctx->actor->id;
+    row->actor = s_owner (self, i)->actor->id;
 }
 
 //  Judges item i against what the database holds and the items before it.
@@ -535,11 +543,15 @@ s_judge (s_apply_t *self, size_t i)
 {
     const ledger_transfer_t *t = &self->items[i];
     ledger_result_t *r = &self->out->results[i];
-    if (!ledger_may_move (self->ctx, &t->debit, &t->credit)) {
-        r->err = self->ctx->err;
-        memset (&self->ctx->err, 0, sizeof self->ctx->err);
+    sq_ctx_t *owner = s_owner (self, i);
+    sq_error_t before = owner->err; //  a group's command may carry its own refusal already
+    memset (&owner->err, 0, sizeof owner->err);
+    bool may = ledger_may_move (owner, &t->debit, &t->credit);
+    r->err = owner->err;
+    owner->err = before;
+    if (!may)
         return;
-    }
+    memset (&r->err, 0, sizeof r->err);
     int found = s_map_get (&self->found_map, t->id);
     int made = s_map_get (&self->made_map, t->id);
     if (found >= 0 || made >= 0) {
@@ -567,7 +579,7 @@ s_judge (s_apply_t *self, size_t i)
     if (t->reverses[0])
         self->originals[s_map_get (&self->original_map, t->reverses)].left -= t->amount;
     r->outcome = LEDGER_CREATED;
-    s_row_new (self, t, &r->row);
+    s_row_new (self, i, t, &r->row);
     s_map_put (&self->made_map, t->id, (int) i);
     if (!t->pending) { //  a posted transfer may be corrected by the items after it
         s_original_t *o = &self->originals[self->original_count];
@@ -666,7 +678,7 @@ s_write_accounts (s_apply_t *self)
 
 //  Columns of the rows' INSERT, as arrays.
 enum { A_SEQ, A_ID, A_KIND, A_DEBIT, A_CREDIT, A_AMOUNT, A_CODE, A_MEMO, A_REVERSES,
-       A_TIMEOUT, A_EXPIRES, A_CREATED, A_PREV, A_HASH, A_COUNT };
+       A_TIMEOUT, A_EXPIRES, A_CREATED, A_PREV, A_HASH, A_ACTOR, A_COUNT };
 
 static void
 s_add_nullable_int (sq_db_array_t *array, int64_t value)
@@ -708,6 +720,7 @@ s_write_rows (s_apply_t *self)
         sq_db_array_add_int (&a[A_CREATED], row->created_at);
         sq_db_array_add (&a[A_PREV], r->prev_hash);
         sq_db_array_add (&a[A_HASH], row->hash);
+        sq_db_array_add (&a[A_ACTOR], row->actor);
         if (self->items[i].pending) {
             sq_db_array_add (&pending_ids, row->id);
             s_add_nullable_int (&pending_expires, row->expires_at);
@@ -715,22 +728,21 @@ s_write_rows (s_apply_t *self)
         sq_data_t data;
         char div[SQ_DIV_MAX];
         const char *name = ledger_row_event (row, &data, div);
-        sq_ctx_events_add (self->ctx, &events, &data, name, div);
+        sq_ctx_events_add (s_owner (self, i), &events, &data, name, div);
     }
-    const char *params[A_COUNT + 1];
+    const char *params[A_COUNT];
     for (int k = 0; k < A_COUNT; k++)
         params[k] = sq_db_array_text (&a[k]);
-    params[A_COUNT] = self->ctx->actor->id;
     int rc = sq_db_exec (
         self->ctx->db, "INSERT INTO ledger.transfer (seq, id, kind, debit, credit, amount,"
         " code, memo, reverses, timeout_s, expires_at, created_at, actor, prev_hash, hash)"
         " SELECT u.seq, u.id, u.kind, u.debit, u.credit, u.amount, u.code, u.memo, u.reverses,"
-        " u.timeout_s, u.expires_at, u.created_at, $15, decode (u.prev, 'hex'), decode (u.hash,"
-        " 'hex') FROM unnest ($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],"
-        " $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::bigint[],"
-        " $12::bigint[], $13::text[], $14::text[]) AS u (seq, id, kind, debit, credit, amount,"
-        " code, memo, reverses, timeout_s, expires_at, created_at, prev, hash)",
-        A_COUNT + 1, params, &self->ctx->err);
+        " u.timeout_s, u.expires_at, u.created_at, u.actor, decode (u.prev, 'hex'), decode"
+        " (u.hash, 'hex') FROM unnest ($1::bigint[], $2::text[], $3::text[], $4::text[],"
+        " $5::text[], $6::bigint[], $7::text[], $8::text[], $9::text[], $10::bigint[],"
+        " $11::bigint[], $12::bigint[], $13::text[], $14::text[], $15::text[]) AS u (seq, id,"
+        " kind, debit, credit, amount, code, memo, reverses, timeout_s, expires_at, created_at,"
+        " prev, hash, actor)", A_COUNT, params, &self->ctx->err);
     const char *pparams[] = {sq_db_array_text (&pending_ids),
                              sq_db_array_text (&pending_expires)};
     if (rc == 0 && pending_ids.count)
@@ -766,14 +778,15 @@ s_unlink (ledger_apply_t *out, size_t failed)
 }
 
 int
-ledger_apply (sq_ctx_t *ctx, const ledger_transfer_t *items, size_t count, bool linked,
-              ledger_apply_t *out)
+ledger_apply (sq_ctx_t *ctx, sq_ctx_t *const *item_ctx, const ledger_transfer_t *items,
+              size_t count, bool linked, ledger_apply_t *out)
 {
     memset (out, 0, sizeof *out);
     out->count = out->failed = count;
     out->results = calloc (count ? count : 1, sizeof *out->results);
     assert (out->results);
-    s_apply_t self = {.ctx = ctx, .items = items, .count = count, .out = out};
+    s_apply_t self = {.ctx = ctx, .item_ctx = item_ctx, .items = items, .count = count,
+                      .out = out};
     s_accounts_collect (&self);
     s_map_init (&self.made_map, count);
     int rc = ledger_chain_lock (ctx) || s_read_accounts_and_tail (&self) || s_read_found (&self)

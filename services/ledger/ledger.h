@@ -122,11 +122,13 @@ typedef struct {
 } ledger_apply_t;
 
 //  Creates transfers (apply.c): each is judged in order as if alone, and those not refused
-//  are written with a few set-based statements. linked: one refusal refuses all. Takes the
-//  chain lock. Returns 0 with out filled (ledger_apply_free it; the rows borrow from items,
-//  which must outlive it), or -1 with ctx->err when the database failed.
-int ledger_apply (sq_ctx_t *ctx, const ledger_transfer_t *items, size_t count, bool linked,
-                  ledger_apply_t *out);
+//  are written with a few set-based statements. linked: one refusal refuses all. item_ctx:
+//  NULL when every item is ctx's command's, else the command of each item (its actor, corr
+//  and request id: a group of transfer.create). Takes the chain lock. Returns 0 with out
+//  filled (ledger_apply_free it; the rows borrow from items, which must outlive it), or -1
+//  with ctx->err when the database failed.
+int ledger_apply (sq_ctx_t *ctx, sq_ctx_t *const *item_ctx, const ledger_transfer_t *items,
+                  size_t count, bool linked, ledger_apply_t *out);
 void ledger_apply_free (ledger_apply_t *self);
 
 //  Creates one transfer, or finds its first creation, and packs its row into pk unless NULL.
@@ -203,6 +205,9 @@ void ledger_pack_text (msgpack_packer *pk, const PGresult *res, int row, int col
 //  The division an event about a transfer between the two accounts is published under:
 //  the more specific of the two (a community before its district); "" for departments.
 void ledger_event_div (const char *debit, const char *credit, char out[SQ_DIV_MAX]);
+
+//  transfer.create of several clients in one group commit: one apply for all of them.
+int ledger_transfer_create_group (sq_ctx_t *ctxs, int count);
 
 sq_handler_fn ledger_transfer_create, ledger_transfer_create_batch, ledger_transfer_post,
     ledger_transfer_void, ledger_transfer_list;

@@ -23,6 +23,10 @@ static const sq_consumer_t s_consumers[] = {{"registry", "registry.", ledger_reg
                                             {"admission", "admission.", ledger_admission_apply},
                                             {NULL, NULL, NULL}};
 
+//  Several clients' transfer.create in one group commit share one apply (apply.c).
+static const sq_group_t s_groups[] = {{"transfer.create", ledger_transfer_create_group},
+                                      {NULL, NULL}};
+
 static const sq_command_t s_sweeps[] = {{"expire", ledger_expire}, {NULL, NULL}};
 
 void
@@ -32,6 +36,7 @@ ledger_service_config (sq_service_config_t *config)
     config->name = "ledger";
     config->schema = "ledger";
     config->commands = s_commands;
+    config->groups = s_groups;
     config->sweeps = s_sweeps;
     config->consumers = s_consumers;
 }

@@ -143,7 +143,7 @@ ledger_transfer_make (sq_ctx_t *ctx, const ledger_transfer_t *t, msgpack_packer 
                       sq_error_t *err)
 {
     ledger_apply_t apply;
-    if (ledger_apply (ctx, t, 1, false, &apply)) {
+    if (ledger_apply (ctx, NULL, t, 1, false, &apply)) {
         ledger_apply_free (&apply);
         return -1;
     }
@@ -202,6 +202,39 @@ ledger_transfer_create (sq_ctx_t *ctx)
 }
 
 int
+ledger_transfer_create_group (sq_ctx_t *ctxs, int count)
+{
+    ledger_transfer_t *items = calloc ((size_t) count, sizeof *items);
+    sq_ctx_t **owners = calloc ((size_t) count, sizeof *owners);
+    int *position = calloc ((size_t) count, sizeof *position); //  command -> item, or -1
+    assert (items && owners && position);
+    size_t n = 0;
+    for (int k = 0; k < count; k++) {
+        position[k] = -1;
+        if (ledger_transfer_read (ctxs[k].args, &items[n], &ctxs[k].err) == 0) {
+            owners[n] = &ctxs[k];
+            position[k] = (int) n++;
+        }
+    }
+    ledger_apply_t apply = {0};
+    int rc = n ? ledger_apply (&ctxs[0], owners, items, n, false, &apply) : 0;
+    for (int k = 0; rc == 0 && k < count; k++) {
+        if (position[k] < 0)
+            continue;
+        const ledger_result_t *r = &apply.results[position[k]];
+        if (r->outcome == LEDGER_REFUSED)
+            ctxs[k].err = r->err;
+        else
+            ledger_row_pack (ctxs[k].pk, &r->row);
+    }
+    ledger_apply_free (&apply);
+    free (items);
+    free (owners);
+    free (position);
+    return rc;
+}
+
+int
 ledger_transfer_reply (sq_ctx_t *ctx, const ledger_transfer_t *t)
 {
     sq_error_t err = {0};
@@ -257,7 +290,7 @@ ledger_transfer_create_batch (sq_ctx_t *ctx)
     ledger_apply_t apply = {0};
     //  Linked with an item that does not even read: nothing to apply, all refused.
     int rc = linked && first_invalid < count ? 0
-             : ledger_apply (ctx, valid, valid_count, linked, &apply);
+             : ledger_apply (ctx, NULL, valid, valid_count, linked, &apply);
     if (rc == 0) {
         //  Linked: the first refusal in the batch's order undid everything. With no item
         //  refused on reading, the apply's items are the batch's, in the same order.

@@ -204,7 +204,31 @@ typedef struct {
     sq_mdp_client_t *client;
     int thread;
     int ok, refused, failed; //  debits made, refused for want of money, other errors
+    int shared, invalid;     //  the same transfer asked by every racer; malformed asks refused
 } s_racer_t;
+
+//  Asks, besides the race, for a transfer every racer asks for with the same id and
+//  content (created once, the same row for all) and one with a malformed amount (refused,
+//  nothing written): concurrent transfer.create share one apply in a group commit, and
+//  neither must disturb the others.
+static void
+s_race_extras (s_racer_t *racer)
+{
+    sq_test_reply_t *reply = sq_test_call (racer->client, "ledger", "transfer.create",
+                                           "{\"id\":\"race-shared\",\"debit\":\"" TREASURY
+                                           "\",\"credit\":\"" SPENT "\",\"amount\":1,"
+                                           "\"code\":\"test\"}", "district_official", DISTRICT,
+                                           NULL);
+    racer->shared += reply->ok;
+    sq_test_reply_destroy (&reply);
+    reply = sq_test_call (racer->client, "ledger", "transfer.create",
+                          "{\"id\":\"race-bad\",\"debit\":\"" PUBLIC "\",\"credit\":\"" SPENT
+                          "\",\"amount\":0,\"code\":\"expense\"}", "community_staff", COMMUNITY,
+                          NULL);
+    racer->invalid += !reply->ok && strcmp (reply->code, SQ_ERR_INVALID) == 0
+                      && strcmp (reply->field, "amount") == 0;
+    sq_test_reply_destroy (&reply);
+}
 
 static void *
 s_race (void *arg)
@@ -224,6 +248,8 @@ s_race (void *arg)
         else
             racer->failed++;
         sq_test_reply_destroy (&reply);
+        if (i == racer->thread % RACE_STEPS)
+            s_race_extras (racer);
     }
     return NULL;
 }
@@ -242,19 +268,26 @@ test_racing_debits_never_overdraw (void **state)
     }
     for (int t = 0; t < RACE_THREADS; t++)
         assert_int_equal (pthread_create (&threads[t], NULL, s_race, &racers[t]), 0);
-    int ok = 0, refused = 0, failed = 0;
+    int ok = 0, refused = 0, failed = 0, shared = 0, invalid = 0;
     for (int t = 0; t < RACE_THREADS; t++) {
         pthread_join (threads[t], NULL);
         sq_mdp_client_destroy (&racers[t].client);
         ok += racers[t].ok;
         refused += racers[t].refused;
         failed += racers[t].failed;
+        shared += racers[t].shared;
+        invalid += racers[t].invalid;
     }
     assert_int_equal (failed, 0);
+    assert_int_equal (shared, RACE_THREADS);
+    assert_int_equal (invalid, RACE_THREADS);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id = 'race-shared'"),
+                      1);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id = 'race-bad'"), 0);
     assert_int_equal (ok, RACE_FUND / RACE_AMOUNT);
     assert_int_equal (refused, RACE_THREADS * RACE_STEPS - RACE_FUND / RACE_AMOUNT);
     assert_int_equal (s_balance (PUBLIC, "balance", 0), RACE_FUND % RACE_AMOUNT);
-    assert_int_equal (s_balance (SPENT, "balance", 0), RACE_FUND - RACE_FUND % RACE_AMOUNT);
+    assert_int_equal (s_balance (SPENT, "balance", 0), RACE_FUND - RACE_FUND % RACE_AMOUNT + 1);
 }
 
 static void

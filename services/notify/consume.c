@@ -25,6 +25,9 @@ typedef struct {
     notify_channel_t channel;
     const char *address;
     const char *subscription; //  id, or NULL
+    const char *plan;         //  channels to fall back to, "sms,email"; "" none
+    const char *skipped;      //  channels passed over for want of an address; "" none
+    const char *fallback_of;  //  the delivery this one replaces, or NULL
 } s_target_t;
 
 //  Renders the message of target into subject and body (malloc'd). The webhook posts the
@@ -79,6 +82,24 @@ notify_outcome_pack (msgpack_packer *pk, const char *delivery, const char *event
         sq_pack_kv_str (pk, "error", error);
 }
 
+//  The "\x…" text form of bytes for a bytea parameter (malloc'd), NULL when out of memory.
+static char *
+s_bytea_hex (const void *data, size_t size)
+{
+    static const char digits[] = "0123456789abcdef";
+    char *out = malloc (size * 2 + 3);
+    if (!out)
+        return NULL;
+    out[0] = '\\';
+    out[1] = 'x';
+    for (size_t i = 0; i < size; i++) {
+        out[2 + 2 * i] = digits[((const unsigned char *) data)[i] >> 4];
+        out[3 + 2 * i] = digits[((const unsigned char *) data)[i] & 0xf];
+    }
+    out[2 + 2 * size] = '\0';
+    return out;
+}
+
 //  Inserts the delivery (once per event, recipient and channel); an inbox message is
 //  written and delivered at once. Returns 0 or -1 with ctx->err.
 static int
@@ -96,26 +117,35 @@ s_deliver (sq_ctx_t *ctx, const s_target_t *t)
     const sq_envelope_t *env = &t->event->env;
     bool inbox = t->channel == NOTIFY_INBOX;
     int64_t now = notify_now_us (ctx);
-    notify_quiet_t quiet = notify_quiet_default ();
+    const notify_t *self = ctx->state;
     char id[SQ_ID_SIZE], seq[24], at[24], next_at[24];
     sq_id_new (id);
     snprintf (seq, sizeof seq, "%" PRIu64, env->seq);
     snprintf (at, sizeof at, "%" PRId64, now);
     snprintf (next_at, sizeof next_at, "%" PRId64,
-              notify_send_at (&quiet, t->channel, t->rule->priority, now));
+              notify_send_at (&self->quiet, t->channel, t->rule->priority, now));
     const char *channel = notify_channel_name (t->channel);
+    //  The event is kept only while a fallback may have to render it for another channel.
+    char *event_hex = t->plan[0] ? s_bytea_hex (t->event->raw, t->event->raw_size) : NULL;
+    if (t->plan[0] && !event_hex) {
+        free (subject);
+        free (body);
+        return sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "", "out of memory");
+    }
     const char *params[] = {id, env->id, env->src, seq, env->type, env->div, t->recipient,
                             channel, t->address, t->subscription, t->rule->id,
                             notify_priority_name (t->rule->priority), subject, body,
-                            inbox ? "delivered" : "pending", next_at, at};
+                            inbox ? "delivered" : "pending", next_at, at, t->plan, t->skipped,
+                            event_hex, t->fallback_of};
     PGresult *res = sq_db_query (
         ctx->db, "INSERT INTO notify.delivery (id, event_id, src, seq, type, div, recipient,"
         " channel, address, subscription, rule, priority, subject, body, status, attempts,"
-        " next_at, created_at, delivered_at) VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8, $9,"
-        " $10, $11, $12, $13, $14, $15, CASE WHEN $15 = 'delivered' THEN 1 ELSE 0 END,"
-        " $16::bigint, $17::bigint, CASE WHEN $15 = 'delivered' THEN $17::bigint END)"
-        " ON CONFLICT (event_id, recipient, channel) DO NOTHING RETURNING id", 17, params,
-        &ctx->err);
+        " next_at, created_at, delivered_at, plan, skipped, event, fallback_of) VALUES ($1, $2,"
+        " $3, $4::bigint, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $15 ="
+        " 'delivered' THEN 1 ELSE 0 END, $16::bigint, $17::bigint, CASE WHEN $15 = 'delivered'"
+        " THEN $17::bigint END, $18, $19, $20::bytea, $21) ON CONFLICT (event_id, recipient,"
+        " channel) DO NOTHING RETURNING id", 21, params, &ctx->err);
+    free (event_hex);
     int inserted = res ? PQntuples (res) : -1;
     PQclear (res);
     int rc = inserted < 0 ? -1 : 0;
@@ -140,13 +170,27 @@ s_deliver (sq_ctx_t *ctx, const s_target_t *t)
     return rc;
 }
 
-//  Sends to recipient on the first of the rule's channels it has an address for: the inbox
-//  always, the others when the recipient subscribed on that channel (the address book).
-static int
-s_reach (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule_t *rule, const char *recipient)
+//  Appends the name of channel to a comma-separated list.
+static void
+s_list_add (char list[NOTIFY_PLAN_MAX], notify_channel_t channel)
 {
-    for (int i = 0; i < rule->channel_count; i++) {
-        s_target_t t = {event, rule, recipient, rule->channels[i], recipient, NULL};
+    size_t used = strlen (list);
+    snprintf (list + used, NOTIFY_PLAN_MAX - used, "%s%s", used ? "," : "",
+              notify_channel_name (channel));
+}
+
+int
+notify_reach_channels (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule_t *rule,
+                       const char *recipient, const notify_channel_t *channels, int count,
+                       const char *fallback_of)
+{
+    char skipped[NOTIFY_PLAN_MAX] = "";
+    for (int i = 0; i < count; i++) {
+        char plan[NOTIFY_PLAN_MAX] = "";
+        for (int j = i + 1; j < count; j++)
+            s_list_add (plan, channels[j]);
+        s_target_t t = {event, rule, recipient, channels[i], recipient, NULL, plan, skipped,
+                        fallback_of};
         if (t.channel == NOTIFY_INBOX)
             return s_deliver (ctx, &t);
         const char *params[] = {recipient, notify_channel_name (t.channel)};
@@ -164,10 +208,19 @@ s_reach (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule_t *rule, cons
         PQclear (res);
         if (rc <= 0)
             return rc;
+        s_list_add (skipped, channels[i]);
     }
     sq_log_info ("recipient has no address on the rule's channels", "event=%s rule=%s"
-                 " recipient=%s", event->env.id, rule->id, recipient);
+                 " recipient=%s channels=\"%s\"", event->env.id, rule->id, recipient, skipped);
     return 0;
+}
+
+//  Sends to recipient on the first of the rule's channels it has an address for.
+static int
+s_reach (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule_t *rule, const char *recipient)
+{
+    return notify_reach_channels (ctx, event, rule, recipient, rule->channels,
+                                  rule->channel_count, NULL);
 }
 
 //  The registry's role to ask for staff of a rule's role: community staff are every role
@@ -254,7 +307,7 @@ s_reach_subscribers (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule_t
             || notify_channel_parse (PQgetvalue (res, i, 2), &channel))
             continue;
         s_target_t t = {event, rule, PQgetvalue (res, i, 1), channel, PQgetvalue (res, i, 3),
-                        PQgetvalue (res, i, 0)};
+                        PQgetvalue (res, i, 0), "", "", NULL};
         rc = s_deliver (ctx, &t);
     }
     PQclear (res);

@@ -5,6 +5,7 @@
     commit sends that POST again: receivers drop repeats by the X-Shequ-Delivery header. */
 #include "notify.h"
 #include "http.h"
+#include "mail.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -12,12 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-//  The columns one delivery is sent with.
-typedef struct {
-    const char *id, *channel, *address, *body, *event_id, *type, *div, *recipient;
-    int attempts; //  failed tries before this one (since the last deadletter.retry)
-} s_due_t;
 
 //  Opens the sealed webhook secret of column col of row; returns its length or -1.
 static int
@@ -36,16 +31,16 @@ s_secret (const notify_t *self, PGresult *res, int row, int col, char **secret)
     return rc;
 }
 
-//  POSTs a webhook with its signature. Returns 0 when the receiver answered 2xx, else -1
-//  with the reason in error.
-static int
-s_send_webhook (const notify_t *self, const s_due_t *d, const char *secret, int secret_size,
+//  POSTs a webhook with its signature. Any answer but 2xx is a failure tried again: a
+//  department's receiver that refuses today may be fixed tomorrow (deadletter.retry).
+static notify_outcome_t
+s_send_webhook (const notify_t *self, const notify_due_t *d, const char *secret, int secret_size,
                 int64_t now_us, char *error, size_t error_size)
 {
     notify_url_t url;
     if (notify_url_parse (d->address, &url)) {
         snprintf (error, error_size, "address is not an http:// URL");
-        return -1;
+        return NOTIFY_REFUSED;
     }
     int64_t timestamp = now_us / NOTIFY_SECOND_US;
     char signature[NOTIFY_SIGNATURE_SIZE];
@@ -53,7 +48,7 @@ s_send_webhook (const notify_t *self, const s_due_t *d, const char *secret, int 
     if (secret_size < 0 || notify_sign ((const uint8_t *) secret, (size_t) secret_size,
                                         timestamp, d->body, body_size, signature)) {
         snprintf (error, error_size, "the subscription's secret is missing or unusable");
-        return -1;
+        return NOTIFY_FAILED;
     }
     char headers[NOTIFY_HTTP_HEADERS_MAX];
     snprintf (headers, sizeof headers, "%s: %" PRId64 "\r\n%s: %s\r\nX-Shequ-Delivery: %s\r\n"
@@ -62,78 +57,186 @@ s_send_webhook (const notify_t *self, const s_due_t *d, const char *secret, int 
     int status = notify_http_post (&url, headers, d->body, body_size, self->http_timeout_ms,
                                    error, error_size);
     if (status >= 200 && status < 300)
-        return 0;
+        return NOTIFY_SENT;
     if (status > 0)
         snprintf (error, error_size, "receiver answered HTTP %d", status);
-    return -1;
+    return NOTIFY_FAILED;
 }
 
-//  Records the outcome of one try: the attempt, the delivery's new state, its event.
-static int
-s_record (sq_ctx_t *ctx, const s_due_t *d, int64_t now_us, const char *error)
+notify_outcome_t
+notify_send_text (const notify_t *self, notify_channel_t channel, const char *address,
+                  const char *subject, const char *body, const char *id, int64_t now_us,
+                  char *error, size_t error_size)
 {
-    const notify_t *self = ctx->state;
-    int attempt = d->attempts + 1;
-    char at[24], attempts[16], next_at[24] = "0";
+    if (channel == NOTIFY_SMS)
+        return notify_sms_send (&self->sms, address, body, id, error, error_size);
+    if (channel != NOTIFY_EMAIL) {
+        snprintf (error, error_size, "channel %s cannot carry text", notify_channel_name (channel));
+        return NOTIFY_REFUSED;
+    }
+    if (!self->smtp.configured)
+        return notify_smtp_send (&self->smtp, address, "", 0, error, error_size);
+    notify_mail_t mail = {self->smtp.from, address, subject, body, id, now_us};
+    size_t size = 0;
+    char *message = notify_mail_format (&mail, &size);
+    if (!message) {
+        snprintf (error, error_size, "could not write the e-mail: an address is not valid");
+        return NOTIFY_REFUSED;
+    }
+    notify_outcome_t rc = notify_smtp_send (&self->smtp, address, message, size, error,
+                                            error_size);
+    free (message);
+    return rc;
+}
+
+//  Tries the next channels of d's plan for its event and recipient.
+static int
+s_fall_back (sq_ctx_t *ctx, const notify_due_t *d)
+{
+    notify_channel_t channels[NOTIFY_CHANNEL_COUNT];
+    int count = 0;
+    for (const char *p = d->plan; *p && count < NOTIFY_CHANNEL_COUNT;) {
+        char name[16];
+        size_t len = strcspn (p, ",");
+        snprintf (name, sizeof name, "%.*s", (int) (len < sizeof name ? len : 0), p);
+        if (notify_channel_parse (name, &channels[count]) == 0)
+            count++;
+        p += len + (p[len] == ',');
+    }
+    if (count == 0)
+        return 0;
+    const char *params[] = {d->id};
+    PGresult *res = sq_db_query (ctx->db, "SELECT event FROM notify.delivery WHERE id = $1"
+                                 " AND event IS NOT NULL", 1, params, &ctx->err);
+    if (!res)
+        return -1;
+    int rc = 0;
+    sq_event_t event = {0};
+    size_t size = 0;
+    event.raw = PQntuples (res) ? PQunescapeBytea ((const unsigned char *) PQgetvalue (res, 0, 0),
+                                                   &size)
+                                : NULL;
+    event.raw_size = size;
+    PQclear (res);
+    char why[128] = "the event was not kept";
+    event.doc = event.raw ? sq_doc_new (event.raw, size, why, sizeof why) : NULL;
+    sq_error_t err;
+    if (!event.doc || sq_envelope_decode (sq_doc_root (event.doc), &event.env, &err)) {
+        //  Rows written before fallback existed have no event: logged, the dead letter stays.
+        sq_log_warn ("no fallback", "delivery=%s error=\"%s\"", d->id,
+                     event.doc ? err.message : why);
+    } else {
+        notify_rule_t rule = {0};
+        snprintf (rule.id, sizeof rule.id, "%s", d->rule);
+        notify_priority_parse (d->priority, &rule.priority);
+        sq_log_info ("falling back", "delivery=%s channel=%s next=\"%s\"", d->id, d->channel,
+                     d->plan);
+        rc = notify_reach_channels (ctx, &event, &rule, d->recipient, channels, count, d->id);
+    }
+    sq_doc_destroy (&event.doc);
+    PQfreemem (event.raw);
+    return rc;
+}
+
+int
+notify_delivery_give_up (sq_ctx_t *ctx, const notify_due_t *d, int attempt, int64_t now_us,
+                         const char *error)
+{
+    char at[24], attempts[16];
     snprintf (at, sizeof at, "%" PRId64, now_us);
     snprintf (attempts, sizeof attempts, "%d", attempt);
-    const char *aparams[] = {d->id, at, error ? "false" : "true", error ? error : ""};
-    if (sq_db_exec (ctx->db, "INSERT INTO notify.attempt (delivery, n, at, ok, error) SELECT $1,"
-                    " coalesce (max (n), 0) + 1, $2::bigint, $3::boolean, $4 FROM notify.attempt"
-                    " WHERE delivery = $1", 4, aparams, &ctx->err))
-        return -1;
-    int64_t next = 0;
-    bool dead = error && notify_retry_next (&self->retry, attempt, now_us, randombytes_random (),
-                                            &next) == 1;
-    snprintf (next_at, sizeof next_at, "%" PRId64, next);
-    const char *status = !error ? "delivered" : dead ? "dead" : "pending";
-    const char *params[] = {d->id, status, attempts, next_at, error ? error : "", at};
-    if (sq_db_exec (ctx->db, "UPDATE notify.delivery SET status = $2, attempts = $3::int,"
-                    " next_at = CASE WHEN $2 = 'pending' THEN $4::bigint ELSE next_at END,"
-                    " last_error = $5, delivered_at = CASE WHEN $2 = 'delivered' THEN $6::bigint"
-                    " END WHERE id = $1", 6, params, &ctx->err))
-        return -1;
-    if (error && !dead)
-        return 0;
-    const char *dparams[] = {d->id, at, attempts, error ? error : ""};
-    if (dead && sq_db_exec (ctx->db, "INSERT INTO notify.dead_letter (delivery, at, attempts,"
-                            " last_error) VALUES ($1, $2::bigint, $3::int, $4) ON CONFLICT"
-                            " (delivery) DO UPDATE SET at = $2::bigint, attempts = $3::int,"
-                            " last_error = $4, retried_at = NULL", 4, dparams, &ctx->err))
+    const char *params[] = {d->id, at, attempts, error};
+    const char *uparams[] = {d->id, attempts, error};
+    if (sq_db_exec (ctx->db, "UPDATE notify.delivery SET status = 'dead', attempts = $2::int,"
+                    " last_error = $3, delivered_at = NULL WHERE id = $1", 3, uparams, &ctx->err)
+        || sq_db_exec (ctx->db, "INSERT INTO notify.dead_letter (delivery, at, attempts,"
+                       " last_error) VALUES ($1, $2::bigint, $3::int, $4) ON CONFLICT"
+                       " (delivery) DO UPDATE SET at = $2::bigint, attempts = $3::int,"
+                       " last_error = $4, retried_at = NULL", 4, params, &ctx->err))
         return -1;
     sq_data_t data;
     sq_data_begin (&data);
     notify_outcome_pack (&data.pk, d->id, d->event_id, d->type, d->recipient, d->channel,
                          attempt, error);
-    return sq_ctx_emit_data (ctx, &data, dead ? "dead_lettered" : "delivered", d->div);
+    if (sq_ctx_emit_data (ctx, &data, "dead_lettered", d->div))
+        return -1;
+    return s_fall_back (ctx, d);
 }
 
-//  Sends one due delivery and records the outcome.
+//  Records the outcome of one try: the attempt, the delivery's new state, its event; a
+//  refusal, or a failure at the last allowed attempt, gives the delivery up.
+static int
+s_record (sq_ctx_t *ctx, const notify_due_t *d, int64_t now_us, notify_outcome_t outcome,
+          const char *error)
+{
+    const notify_t *self = ctx->state;
+    int attempt = d->attempts + 1;
+    bool ok = outcome == NOTIFY_SENT;
+    char at[24], attempts[16], next_at[24];
+    snprintf (at, sizeof at, "%" PRId64, now_us);
+    snprintf (attempts, sizeof attempts, "%d", attempt);
+    const char *aparams[] = {d->id, at, ok ? "true" : "false", ok ? "" : error};
+    if (sq_db_exec (ctx->db, "INSERT INTO notify.attempt (delivery, n, at, ok, error) SELECT $1,"
+                    " coalesce (max (n), 0) + 1, $2::bigint, $3::boolean, $4 FROM notify.attempt"
+                    " WHERE delivery = $1", 4, aparams, &ctx->err))
+        return -1;
+    int64_t next = 0;
+    if (outcome == NOTIFY_REFUSED
+        || (!ok && notify_retry_next (&self->retry, attempt, now_us, randombytes_random (),
+                                      &next) == 1))
+        return notify_delivery_give_up (ctx, d, attempt, now_us, error);
+    snprintf (next_at, sizeof next_at, "%" PRId64, next);
+    const char *status = ok ? "delivered" : "pending";
+    const char *params[] = {d->id, status, attempts, next_at, ok ? "" : error, at};
+    if (sq_db_exec (ctx->db, "UPDATE notify.delivery SET status = $2, attempts = $3::int,"
+                    " next_at = CASE WHEN $2 = 'pending' THEN $4::bigint ELSE next_at END,"
+                    " last_error = $5, delivered_at = CASE WHEN $2 = 'delivered' THEN $6::bigint"
+                    " END WHERE id = $1", 6, params, &ctx->err))
+        return -1;
+    if (!ok)
+        return 0;
+    sq_data_t data;
+    sq_data_begin (&data);
+    notify_outcome_pack (&data.pk, d->id, d->event_id, d->type, d->recipient, d->channel,
+                         attempt, NULL);
+    return sq_ctx_emit_data (ctx, &data, "delivered", d->div);
+}
+
+//  Sends one due delivery (or folds it into a digest) and records the outcome.
 static int
 s_send (sq_ctx_t *ctx, PGresult *res, int row)
 {
     const notify_t *self = ctx->state;
-    s_due_t d = {PQgetvalue (res, row, 0), PQgetvalue (res, row, 1), PQgetvalue (res, row, 2),
-                 PQgetvalue (res, row, 3), PQgetvalue (res, row, 4), PQgetvalue (res, row, 5),
-                 PQgetvalue (res, row, 6), PQgetvalue (res, row, 7),
-                 (int) strtol (PQgetvalue (res, row, 8), NULL, 10)};
-    char error[NOTIFY_ERROR_MAX] = "";
+    notify_due_t d = {PQgetvalue (res, row, 0), PQgetvalue (res, row, 1),
+                      PQgetvalue (res, row, 2), PQgetvalue (res, row, 10),
+                      PQgetvalue (res, row, 3), PQgetvalue (res, row, 4),
+                      PQgetvalue (res, row, 5), PQgetvalue (res, row, 6),
+                      PQgetvalue (res, row, 7), PQgetvalue (res, row, 11),
+                      PQgetvalue (res, row, 12), PQgetvalue (res, row, 13),
+                      (int) strtol (PQgetvalue (res, row, 8), NULL, 10)};
     int64_t now = notify_now_us (ctx);
-    int rc = -1;
-    if (strcmp (d.channel, "webhook") == 0) {
+    int folded = notify_digest_fold (ctx, &d, now);
+    if (folded)
+        return folded < 0 ? -1 : 0;
+    char error[NOTIFY_ERROR_MAX] = "";
+    notify_channel_t channel = NOTIFY_CHANNEL_COUNT;
+    notify_channel_parse (d.channel, &channel);
+    notify_outcome_t outcome;
+    if (channel == NOTIFY_WEBHOOK) {
         char *secret = NULL;
         int secret_size = s_secret (self, res, row, 9, &secret);
-        rc = s_send_webhook (self, &d, secret, secret_size, now, error, sizeof error);
+        outcome = s_send_webhook (self, &d, secret, secret_size, now, error, sizeof error);
         if (secret)
             sodium_memzero (secret, (size_t) secret_size);
         free (secret);
     } else
-        snprintf (error, sizeof error, "channel %s is not configured on this platform",
-                  d.channel);
-    if (rc)
-        sq_log_info ("delivery failed", "delivery=%s channel=%s attempt=%d error=\"%s\"", d.id,
-                     d.channel, d.attempts + 1, error);
-    return s_record (ctx, &d, notify_now_us (ctx), rc ? error : NULL);
+        outcome = notify_send_text (self, channel, d.address, d.subject, d.body, d.id, now,
+                                    error, sizeof error);
+    if (outcome != NOTIFY_SENT)
+        sq_log_info ("delivery failed", "delivery=%s channel=%s attempt=%d for_good=%s"
+                     " error=\"%s\"", d.id, d.channel, d.attempts + 1,
+                     outcome == NOTIFY_REFUSED ? "yes" : "no", error);
+    return s_record (ctx, &d, notify_now_us (ctx), outcome, error);
 }
 
 int
@@ -145,15 +248,15 @@ notify_sweep_deliver (sq_ctx_t *ctx)
     const char *params[] = {now, limit};
     PGresult *res = sq_db_query (
         ctx->db, "SELECT d.id, d.channel, d.address, d.body, d.event_id, d.type, d.div,"
-        " d.recipient, d.attempts, s.secret_sealed FROM notify.delivery d LEFT JOIN"
-        " notify.subscription s ON s.id = d.subscription WHERE d.status = 'pending'"
-        " AND d.next_at <= $1::bigint ORDER BY d.next_at LIMIT $2::int FOR UPDATE OF d"
-        " SKIP LOCKED", 2, params, &ctx->err);
+        " d.recipient, d.attempts, s.secret_sealed, d.subject, d.priority, d.rule, d.plan FROM"
+        " notify.delivery d LEFT JOIN notify.subscription s ON s.id = d.subscription WHERE"
+        " d.status = 'pending' AND d.next_at <= $1::bigint ORDER BY d.next_at, d.created_at,"
+        " d.id LIMIT $2::int FOR UPDATE OF d SKIP LOCKED", 2, params, &ctx->err);
     if (!res)
         return -1;
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples (res); i++)
         rc = s_send (ctx, res, i);
     PQclear (res);
-    return rc;
+    return rc ? rc : notify_digest_sweep (ctx);
 }

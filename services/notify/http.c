@@ -67,9 +67,8 @@ notify_url_parse (const char *text, notify_url_t *url)
     return 0;
 }
 
-//  Waits until fd is ready for events or the deadline passes. Returns 0 or -1.
-static int
-s_wait (int fd, short events, int64_t deadline_ms)
+int
+notify_tcp_wait (int fd, short events, int64_t deadline_ms)
 {
     int64_t left = deadline_ms - sq_clock_ms ();
     if (left <= 0)
@@ -82,15 +81,16 @@ s_wait (int fd, short events, int64_t deadline_ms)
     return rc > 0 ? 0 : -1;
 }
 
-//  Connects to one of the host's addresses before the deadline. Returns the socket or -1.
-static int
-s_connect (const notify_url_t *url, int64_t deadline_ms, char *error, size_t error_size)
+int
+notify_tcp_connect (const char *host, const char *port, int64_t deadline_ms, char *error,
+                    size_t error_size)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
     struct addrinfo *list = NULL;
-    int rc = getaddrinfo (url->host, url->port, &hints, &list);
+    //  NB: getaddrinfo has no timeout of its own; addresses are literals or local names here.
+    int rc = getaddrinfo (host, port, &hints, &list);
     if (rc) {
-        snprintf (error, error_size, "could not resolve %s: %s", url->host, gai_strerror (rc));
+        snprintf (error, error_size, "could not resolve %s: %s", host, gai_strerror (rc));
         return -1;
     }
     int fd = -1;
@@ -101,11 +101,11 @@ s_connect (const notify_url_t *url, int64_t deadline_ms, char *error, size_t err
         int connected = connect (fd, a->ai_addr, a->ai_addrlen) == 0;
         int err = 0;
         socklen_t err_size = sizeof err;
-        if (!connected && errno == EINPROGRESS && s_wait (fd, POLLOUT, deadline_ms) == 0
+        if (!connected && errno == EINPROGRESS && notify_tcp_wait (fd, POLLOUT, deadline_ms) == 0
             && getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &err_size) == 0 && err == 0)
             connected = 1;
         if (!connected) {
-            snprintf (error, error_size, "could not connect to %s:%s: %s", url->host, url->port,
+            snprintf (error, error_size, "could not connect to %s:%s: %s", host, port,
                       strerror (err ? err : errno ? errno : ETIMEDOUT));
             close (fd);
             fd = -1;
@@ -115,14 +115,13 @@ s_connect (const notify_url_t *url, int64_t deadline_ms, char *error, size_t err
     return fd;
 }
 
-//  Sends all of data before the deadline. Returns 0 or -1.
-static int
-s_send_all (int fd, const char *data, size_t size, int64_t deadline_ms)
+int
+notify_tcp_send (int fd, const char *data, size_t size, int64_t deadline_ms)
 {
     while (size > 0) {
         ssize_t sent = send (fd, data, size, MSG_NOSIGNAL);
         if (sent < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (s_wait (fd, POLLOUT, deadline_ms))
+            if (notify_tcp_wait (fd, POLLOUT, deadline_ms))
                 return -1;
             continue;
         }
@@ -141,7 +140,7 @@ s_read_status (int fd, int64_t deadline_ms, char *error, size_t error_size)
     char reply[NOTIFY_HTTP_REPLY_MAX];
     size_t have = 0;
     while (have < sizeof reply - 1 && !memchr (reply, '\n', have)) {
-        if (s_wait (fd, POLLIN, deadline_ms)) {
+        if (notify_tcp_wait (fd, POLLIN, deadline_ms)) {
             snprintf (error, error_size, "no reply within the timeout");
             return -1;
         }
@@ -171,7 +170,7 @@ notify_http_post (const notify_url_t *url, const char *headers, const char *body
 {
     int64_t deadline_ms = sq_clock_ms () + timeout_ms;
     error[0] = '\0';
-    int fd = s_connect (url, deadline_ms, error, error_size);
+    int fd = notify_tcp_connect (url->host, url->port, deadline_ms, error, error_size);
     if (fd < 0)
         return -1;
     //  A host that holds ':' is an IPv6 literal: brackets in the Host header.
@@ -186,8 +185,8 @@ notify_http_post (const notify_url_t *url, const char *headers, const char *body
     int status = -1;
     if (head_len < 0 || (size_t) head_len >= sizeof head)
         snprintf (error, error_size, "request headers too long");
-    else if (s_send_all (fd, head, (size_t) head_len, deadline_ms)
-             || s_send_all (fd, body, body_size, deadline_ms))
+    else if (notify_tcp_send (fd, head, (size_t) head_len, deadline_ms)
+             || notify_tcp_send (fd, body, body_size, deadline_ms))
         snprintf (error, error_size, "could not send the request to %s:%s", url->host, url->port);
     else
         status = s_read_status (fd, deadline_ms, error, error_size);

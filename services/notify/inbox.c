@@ -119,7 +119,9 @@ s_pack_attempts (msgpack_packer *pk, PGresult *attempts, const char *delivery)
 
 //  Packs the deliveries of res (columns of S_DELIVERY_COLUMNS) with their attempts.
 #define S_DELIVERY_COLUMNS "d.id, d.event_id, d.type, d.div, d.recipient, d.channel, d.rule," \
-                           " d.status, d.attempts, d.last_error, d.created_at"
+                           " d.status, d.attempts, d.last_error, d.created_at, d.fallback_of," \
+                           " (SELECT f.id FROM notify.delivery f WHERE f.fallback_of = d.id" \
+                           " ORDER BY f.created_at LIMIT 1), d.skipped, d.digest"
 static int
 s_pack_deliveries (sq_ctx_t *ctx, PGresult *res, const char *key)
 {
@@ -145,12 +147,21 @@ s_pack_deliveries (sq_ctx_t *ctx, PGresult *res, const char *key)
     static const char *const names[] = {"id", "event", "type", "div", "recipient", "channel",
                                         "rule", "status"};
     for (int i = 0; i < rows; i++) {
-        msgpack_pack_map (ctx->pk, 12);
+        msgpack_pack_map (ctx->pk, 16);
         for (int c = 0; c < 8; c++)
             sq_pack_kv_str (ctx->pk, names[c], PQgetvalue (res, i, c));
         sq_pack_kv_int (ctx->pk, "tries", strtol (PQgetvalue (res, i, 8), NULL, 10));
         sq_pack_kv_str (ctx->pk, "last_error", PQgetvalue (res, i, 9));
         sq_pack_kv_int (ctx->pk, "created_at", strtoll (PQgetvalue (res, i, 10), NULL, 10));
+        //  Fallback and digest: what this delivery replaced, what replaced it, the channels
+        //  passed over for want of an address, the digest it went out in.
+        static const char *const links[] = {"fallback_of", "fallback", "skipped", "digest"};
+        for (int c = 0; c < 4; c++) {
+            if (PQgetisnull (res, i, 11 + c))
+                sq_pack_kv_nil (ctx->pk, links[c]);
+            else
+                sq_pack_kv_str (ctx->pk, links[c], PQgetvalue (res, i, 11 + c));
+        }
         s_pack_attempts (ctx->pk, attempts, PQgetvalue (res, i, 0));
     }
     PQclear (attempts);

@@ -15,6 +15,7 @@ main (void)
         notify_service_config (&state, &config);
         rc = sq_service_main (&config);
     }
+    notify_state_destroy (&state);
     sq_crypt_destroy (&crypt);
     return rc;
 }

@@ -4,9 +4,12 @@
 #ifndef NOTIFY_H
 #define NOTIFY_H
 
+#include "rate.h"
 #include "route.h"
 #include "schedule.h"
 #include "sign.h"
+#include "sms.h"
+#include "smtp.h"
 #include "template.h"
 
 #include "shequ.h"
@@ -27,6 +30,20 @@
 #define NOTIFY_HTTP_TIMEOUT_ENV "SHEQU_NOTIFY_HTTP_TIMEOUT_MS"
 #define NOTIFY_ATTEMPTS_ENV "SHEQU_NOTIFY_ATTEMPTS_MAX"     //  dead letter after this many
 #define NOTIFY_RETRY_BASE_ENV "SHEQU_NOTIFY_RETRY_BASE_MS"  //  first backoff ceiling
+#define NOTIFY_SMS_URL_ENV "SHEQU_NOTIFY_SMS_URL"           //  the SMS provider's http:// API
+#define NOTIFY_SMS_KEY_ENV "SHEQU_NOTIFY_SMS_KEY"           //  its API key (optional)
+#define NOTIFY_SMS_SIGN_ENV "SHEQU_NOTIFY_SMS_SIGN"         //  the sign name (optional)
+#define NOTIFY_SMTP_ENV "SHEQU_NOTIFY_SMTP"                 //  relay host[:port]
+#define NOTIFY_SMTP_FROM_ENV "SHEQU_NOTIFY_SMTP_FROM"       //  sender address
+#define NOTIFY_SMTP_TIMEOUT_ENV "SHEQU_NOTIFY_SMTP_TIMEOUT_MS"
+#define NOTIFY_RATE_WINDOW_ENV "SHEQU_NOTIFY_RATE_WINDOW_MS" //  the rate window
+#define NOTIFY_RATE_MAX_ENV "SHEQU_NOTIFY_RATE_MAX"         //  messages one by one per window
+#define NOTIFY_RATE_WINDOW_MS_MAX (INT64_C (24) * 3600 * 1000)
+#define NOTIFY_RATE_MAX_LIMIT 100000
+#define NOTIFY_DIGEST_ITEMS_MAX 100   //  deliveries one digest message lists at most
+#define NOTIFY_DIGEST_BATCH_MAX 4     //  digests one sweep sends at most
+#define NOTIFY_DIGEST_ITEM_BODY_MAX 600 //  bytes of each message's text a digest e-mail keeps
+#define NOTIFY_PLAN_MAX 64            //  "sms,email,webhook" and the like + 1
 
 //  The service's own state, handed to handlers as ctx->state. Filled by notify_state_init;
 //  read-only once the service runs.
@@ -36,6 +53,11 @@ typedef struct {
     int64_t clock_offset_us;             //  added to the clock (quiet hours in tests)
     int http_timeout_ms;                 //  per webhook POST
     notify_retry_t retry;                //  backoff and dead-letter limit
+    notify_quiet_t quiet;                //  SMS quiet hours
+    notify_rate_t rate;                  //  per recipient and channel (SMS, e-mail)
+    notify_counter_t *counter;           //  the rate's counts in Redis (owned)
+    notify_sms_t sms;                    //  the SMS provider
+    notify_smtp_t smtp;                  //  the mail relay
     sq_consumer_t consumers[NOTIFY_STREAMS_MAX + 1]; //  one per consumed stream, then NULLs
     char streams[NOTIFY_STREAMS_MAX][SQ_SRC_MAX];    //  their names (consumers point here)
 } notify_t;
@@ -43,6 +65,9 @@ typedef struct {
 //  Fills state from the environment (SHEQU_NOTIFY_*, SHEQU_SCHEMAS_DIR); crypt is the
 //  caller's. Returns 0, or -1 after logging a bad value.
 int notify_state_init (notify_t *state, sq_crypt_t *crypt);
+
+//  Frees what notify_state_init allocated; state may be used for init again.
+void notify_state_destroy (notify_t *state);
 
 //  Consumes exactly these streams (comma-separated, e.g. "registry,disputes"). Returns 0,
 //  or -1 when a name is empty, too long or there are too many.
@@ -81,6 +106,57 @@ void notify_outcome_pack (msgpack_packer *pk, const char *delivery, const char *
 
 //  Applies one event of a consumed stream (config.consumers).
 int notify_consume (sq_ctx_t *ctx, const sq_event_t *event);
+
+//  Makes the delivery of event to recipient on the first of channels (count of them) the
+//  recipient has an address for (the inbox always; the others by subscription), keeping
+//  the channels after it as the fallback plan; fallback_of (or NULL) is the delivery it
+//  replaces. Nothing happens when the delivery exists already, or when no channel has an
+//  address (logged). Returns 0 or -1 with ctx->err.
+int notify_reach_channels (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule_t *rule,
+                           const char *recipient, const notify_channel_t *channels, int count,
+                           const char *fallback_of);
+
+//  A pending delivery as the sweep reads it (strings borrowed from its PGresult).
+typedef struct {
+    const char *id, *channel, *address, *subject, *body, *event_id, *type, *div, *recipient;
+    const char *priority, *rule, *plan;
+    int attempts; //  failed tries before this one (since the last deadletter.retry)
+} notify_due_t;
+
+//  Sends text on SMS or e-mail (the channels digests go out on): body as the SMS text or
+//  the mail's, subject for mail, id the delivery or digest id (Message-ID, X-Shequ-Delivery).
+notify_outcome_t notify_send_text (const notify_t *self, notify_channel_t channel,
+                                   const char *address, const char *subject, const char *body,
+                                   const char *id, int64_t now_us, char *error,
+                                   size_t error_size);
+
+//  Fails delivery d for good after attempt: status dead, a dead letter, notify.dead_lettered,
+//  and the next channel of its plan tried (fallback). Returns 0 or -1 with ctx->err.
+int notify_delivery_give_up (sq_ctx_t *ctx, const notify_due_t *d, int attempt, int64_t now_us,
+                             const char *error);
+
+//  Past the rate, folds d into its recipient's digest for the window instead of sending it.
+//  Returns 1 folded, 0 to be sent on its own, -1 with ctx->err.
+int notify_digest_fold (sq_ctx_t *ctx, const notify_due_t *d, int64_t now_us);
+
+//  Sends the digests whose window has ended (part of the delivery sweep).
+int notify_digest_sweep (sq_ctx_t *ctx);
+
+//  One message of a digest (strings borrowed).
+typedef struct {
+    const char *subject;  //  its e-mail subject ("" on SMS)
+    const char *body;     //  its text
+    const char *event_id; //  the event it tells of
+} notify_digest_item_t;
+
+//  The text of a digest of count items (1 to NOTIFY_DIGEST_ITEMS_MAX) on channel (SMS or
+//  e-mail) for the window starting at window_start_us: subject (e-mail; "" for SMS) into
+//  subject, the body malloc'd into *body (the caller frees). Every item is named (e-mail:
+//  its subject, text and event id; SMS: the count, then as many texts as fit). Returns 0 or
+//  -1 when memory is short.
+int notify_digest_render (notify_channel_t channel, const notify_digest_item_t *items,
+                          int count, int64_t window_start_us, int64_t window_us,
+                          char subject[NOTIFY_SUBJECT_MAX], char **body);
 
 //  The delivery sweep (config.sweeps): sends due deliveries.
 sq_handler_fn notify_sweep_deliver;

@@ -50,6 +50,41 @@ notify_state_streams (notify_t *state, const char *list)
     return 0;
 }
 
+//  The SMS provider, the mail relay and the rate limit, from the environment.
+static int
+s_channels_init (notify_t *state)
+{
+    char error[NOTIFY_ERROR_MAX] = "";
+    int timeout_ms = (int) sq_config_int (NOTIFY_SMTP_TIMEOUT_ENV, NOTIFY_SMTP_TIMEOUT_MS_DEFAULT,
+                                          10, NOTIFY_SMTP_TIMEOUT_MS_MAX);
+    if (notify_sms_config (&state->sms, sq_config_str (NOTIFY_SMS_URL_ENV, NULL),
+                           sq_config_str (NOTIFY_SMS_KEY_ENV, NULL),
+                           sq_config_str (NOTIFY_SMS_SIGN_ENV, NULL), state->http_timeout_ms,
+                           error, sizeof error)
+        || notify_smtp_config (&state->smtp, sq_config_str (NOTIFY_SMTP_ENV, NULL),
+                               sq_config_str (NOTIFY_SMTP_FROM_ENV, NULL), timeout_ms, error,
+                               sizeof error)) {
+        sq_log_error ("bad configuration", "error=\"%s\"", error);
+        return -1;
+    }
+    state->quiet = notify_quiet_default ();
+    state->rate = notify_rate_default ();
+    state->rate.window_us = sq_config_int (NOTIFY_RATE_WINDOW_ENV, NOTIFY_RATE_WINDOW_US / 1000,
+                                           1000, NOTIFY_RATE_WINDOW_MS_MAX) * 1000;
+    state->rate.sends_max = sq_config_int (NOTIFY_RATE_MAX_ENV, NOTIFY_RATE_SENDS_MAX, 0,
+                                           NOTIFY_RATE_MAX_LIMIT);
+    state->counter = notify_counter_new (sq_config_str (SQ_ENV_REDIS, SQ_DEFAULT_REDIS));
+    if (!state->counter) {
+        sq_log_error ("out of memory", "during=\"rate counter\"");
+        return -1;
+    }
+    if (!state->sms.configured || !state->smtp.configured)
+        sq_log_info ("channels not configured: their deliveries fall back or dead-letter",
+                     "sms=%s email=%s", state->sms.configured ? "yes" : "no",
+                     state->smtp.configured ? "yes" : "no");
+    return 0;
+}
+
 int
 notify_state_init (notify_t *state, sq_crypt_t *crypt)
 {
@@ -74,7 +109,13 @@ notify_state_init (notify_t *state, sq_crypt_t *crypt)
                       " separated by commas\"", NOTIFY_STREAMS_ENV, streams);
         return -1;
     }
-    return 0;
+    return s_channels_init (state);
+}
+
+void
+notify_state_destroy (notify_t *state)
+{
+    notify_counter_destroy (&state->counter);
 }
 
 void

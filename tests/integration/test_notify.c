@@ -83,6 +83,7 @@ s_teardown (void **state)
     sq_service_destroy (&s_disputes);
     sq_test_http_destroy (&s_http);
     sq_test_stack_stop (&s_stack);
+    notify_state_destroy (&s_state);
     sq_crypt_destroy (&s_crypt);
     return 0;
 }

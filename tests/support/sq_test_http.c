@@ -51,6 +51,7 @@ s_answer (sq_test_http_t *self, struct MHD_Connection *connection, const char *u
         s_header (connection, "X-Shequ-Timestamp", r->timestamp, sizeof r->timestamp);
         s_header (connection, "X-Shequ-Signature", r->signature, sizeof r->signature);
         s_header (connection, "X-Shequ-Delivery", r->delivery, sizeof r->delivery);
+        s_header (connection, "Authorization", r->authorization, sizeof r->authorization);
         r->body = upload->data ? upload->data : strdup ("");
         r->body_size = upload->size;
         r->status = status;

@@ -16,6 +16,7 @@ typedef struct {
     char timestamp[32];  //  X-Shequ-Timestamp
     char signature[128]; //  X-Shequ-Signature
     char delivery[64];   //  X-Shequ-Delivery
+    char authorization[300]; //  Authorization (the SMS provider's API key)
     char *body;          //  NUL-terminated
     size_t body_size;
     int status;          //  what the receiver answered

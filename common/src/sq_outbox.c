@@ -195,8 +195,8 @@ struct sq_relay {
     void *pub;                   //  PUB socket to events_in
     uint64_t sent_upto;          //  highest seq sent, not yet marked published
     char sql_stamp[SQ_SQL_MAX];  //  stamps seq on rows older than every running transaction
-    char sql_fetch[SQ_SQL_MAX];  //  stamped, unpublished rows in seq order
-    char sql_mark[SQ_SQL_MAX];   //  marks rows up to a seq published
+    char sql_fetch[SQ_SQL_MAX];  //  stamped rows after the stream's published_seq, in order
+    char sql_mark[SQ_SQL_MAX];   //  advances the stream's published_seq
     char sql_waiting[SQ_SQL_MAX]; // are there unstamped rows at all
 };
 
@@ -230,12 +230,15 @@ sq_relay_new (const char *conninfo, const char *schema, const char *stream,
               " WHERE name = $1 AND EXISTS (SELECT 1 FROM pick))"
               " SELECT * FROM stamped ORDER BY seq",
               schema, SQ_RELAY_BATCH_MAX, schema, schema, schema);
+    //  How far the stream was published is one number in its stream row
+    //  (schemas/common/002_published_position.sql), not a flag per outbox row.
     snprintf (self->sql_fetch, sizeof self->sql_fetch,
-              "SELECT " S_EVENT_COLUMNS " FROM %s.outbox WHERE seq IS NOT NULL"
-              " AND NOT published ORDER BY seq LIMIT %d", schema, SQ_RELAY_BATCH_MAX);
+              "SELECT " S_EVENT_COLUMNS " FROM %s.outbox WHERE seq > (SELECT published_seq"
+              " FROM %s.stream WHERE name = $1) ORDER BY seq LIMIT %d", schema, schema,
+              SQ_RELAY_BATCH_MAX);
     snprintf (self->sql_mark, sizeof self->sql_mark,
-              "UPDATE %s.outbox SET published = true WHERE seq IS NOT NULL"
-              " AND NOT published AND seq <= $1::bigint", schema);
+              "UPDATE %s.stream SET published_seq = greatest (published_seq, $2::bigint)"
+              " WHERE name = $1", schema);
     snprintf (self->sql_waiting, sizeof self->sql_waiting,
               "SELECT EXISTS (SELECT 1 FROM %s.outbox WHERE seq IS NULL)", schema);
     return self;
@@ -325,7 +328,7 @@ s_relay_stamp (sq_relay_t *self, sq_error_t *err)
     const char *stream[] = {self->stream};
     char upto[24];
     snprintf (upto, sizeof upto, "%" PRIu64, self->sent_upto);
-    const char *mark[] = {upto};
+    const char *mark[] = {self->stream, upto};
     //  NB: the stamp needs no flush of its own. A row becomes stampable only when every
     //  transaction that could commit a row ordered before it (by xid, id) has ended, so
     //  the stamped rows are always a prefix of that order and seq is a function of the
@@ -333,7 +336,7 @@ s_relay_stamp (sq_relay_t *self, sq_error_t *err)
     //  rows with the same seq. Not waiting for the WAL flush here spares one fsync per round.
     if (sq_db_defer (self->db, "BEGIN", 0, NULL, NULL, NULL, err)
         || sq_db_defer (self->db, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, NULL, err)
-        || (self->sent_upto && sq_db_defer (self->db, self->sql_mark, 1, mark, NULL, NULL, err)))
+        || (self->sent_upto && sq_db_defer (self->db, self->sql_mark, 2, mark, NULL, NULL, err)))
         return NULL;
     PGresult *res = sq_db_query (self->db, self->sql_stamp, 1, stream, err);
     if (!res || sq_db_commit (self->db, err)) {
@@ -350,7 +353,8 @@ s_relay_stamp (sq_relay_t *self, sq_error_t *err)
 static int
 s_relay_leftovers (sq_relay_t *self, sq_error_t *err)
 {
-    PGresult *res = sq_db_query (self->db, self->sql_fetch, 0, NULL, err);
+    const char *stream[] = {self->stream};
+    PGresult *res = sq_db_query (self->db, self->sql_fetch, 1, stream, err);
     if (!res)
         return -1;
     int rows = PQntuples (res);

@@ -11,6 +11,7 @@
     conflict: a top-up is a decision of its own. */
 #include "ledger.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,33 +206,6 @@ s_line_transfer (sq_ctx_t *ctx, const s_budget_t *b, const ledger_count_t *c,
     return 0;
 }
 
-//  Posts one line; counts it as new or found. Returns 0 or -1 with ctx->err set.
-static int
-s_post_line (sq_ctx_t *ctx, const s_budget_t *b, const ledger_count_t *c,
-             const ledger_line_t *line, int64_t *posted, ledger_totals_t *posted_fen)
-{
-    ledger_transfer_t t;
-    if (s_line_transfer (ctx, b, c, line, &t))
-        return -1;
-    sq_error_t err = {0};
-    int made = ledger_transfer_make (ctx, &t, NULL, &err);
-    if (made < 0) {
-        if (!ctx->err.code) {
-            ctx->err = err;
-            if (strcmp (err.field, "id") == 0)
-                sq_error_set (&ctx->err, SQ_ERR_CONFLICT, "year", "could not appropriate %s:"
-                              " it was posted before with another amount (the counts changed);"
-                              " a top-up is a transfer of its own", t.id);
-        }
-        return -1;
-    }
-    if (made == 1) {
-        (*posted)++;
-        posted_fen->amount_fen[line->payer] += line->amount_fen;
-    }
-    return 0;
-}
-
 static int
 s_emit_appropriated (sq_ctx_t *ctx, const s_budget_t *b, size_t communities, int64_t posted,
                      const ledger_totals_t *fen)
@@ -249,6 +223,52 @@ s_emit_appropriated (sq_ctx_t *ctx, const s_budget_t *b, size_t communities, int
     return sq_ctx_emit_data (ctx, &data, "appropriated", b->division);
 }
 
+//  The lines of an appropriation as transfers, with the payer of each.
+typedef struct {
+    ledger_transfer_t *items;
+    ledger_payer_t *payers;
+    size_t count, cap;
+} s_lines_t;
+
+static ledger_transfer_t *
+s_lines_push (s_lines_t *self, ledger_payer_t payer)
+{
+    if (self->count == self->cap) {
+        self->cap = self->cap ? 2 * self->cap : 256;
+        self->items = realloc (self->items, self->cap * sizeof *self->items);
+        self->payers = realloc (self->payers, self->cap * sizeof *self->payers);
+        assert (self->items && self->payers);
+    }
+    self->payers[self->count] = payer;
+    return &self->items[self->count++];
+}
+
+//  Posts every line in one apply (apply.c), linked: one refusal (scope, a line posted before
+//  with another amount) leaves nothing. Counts what was new. Returns 0 or -1 with ctx->err.
+static int
+s_post_lines (sq_ctx_t *ctx, const s_lines_t *lines, int64_t *posted,
+              ledger_totals_t *posted_fen)
+{
+    ledger_apply_t apply;
+    int rc = ledger_apply (ctx, NULL, lines->items, lines->count, true, &apply);
+    if (rc == 0 && apply.failed < lines->count) {
+        const ledger_transfer_t *t = &lines->items[apply.failed];
+        ctx->err = apply.results[apply.failed].err;
+        if (strcmp (ctx->err.field, "id") == 0)
+            sq_error_set (&ctx->err, SQ_ERR_CONFLICT, "year", "could not appropriate %s:"
+                          " it was posted before with another amount (the counts changed);"
+                          " a top-up is a transfer of its own", t->id);
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < lines->count; i++)
+        if (apply.results[i].outcome == LEDGER_CREATED) {
+            (*posted)++;
+            posted_fen->amount_fen[lines->payers[i]] += lines->items[i].amount;
+        }
+    ledger_apply_free (&apply);
+    return rc;
+}
+
 int
 ledger_budget_appropriate (sq_ctx_t *ctx)
 {
@@ -256,22 +276,26 @@ ledger_budget_appropriate (sq_ctx_t *ctx)
     ledger_counts_t counts;
     if (s_read (ctx, s_appropriators, &b) || ledger_counts_load (ctx, b.division, &counts))
         return -1;
-    int rc = ledger_chain_lock (ctx);
-    int64_t lines_total = 0, posted = 0;
+    int rc = 0;
+    int64_t posted = 0;
     ledger_totals_t totals = {{0}}, posted_fen = {{0}};
+    s_lines_t all = {0};
     for (size_t i = 0; i < counts.count && rc == 0; i++) {
         ledger_line_t lines[LEDGER_LINES_MAX];
         size_t n = 0;
         rc = s_lines (ctx, &b, &counts.items[i], lines, &n);
         if (rc == 0)
             rc = ledger_totals_add (&totals, lines, n, &ctx->err);
-        for (size_t l = 0; rc == 0 && l < n; l++) {
-            if (lines[l].amount_fen == 0)
-                continue; //  nothing owed on this basis yet
-            lines_total++;
-            rc = s_post_line (ctx, &b, &counts.items[i], &lines[l], &posted, &posted_fen);
-        }
+        for (size_t l = 0; rc == 0 && l < n; l++)
+            if (lines[l].amount_fen > 0) //  nothing owed on a basis of zero yet
+                rc = s_line_transfer (ctx, &b, &counts.items[i], &lines[l],
+                                      s_lines_push (&all, lines[l].payer));
     }
+    int64_t lines_total = (int64_t) all.count;
+    if (rc == 0 && all.count)
+        rc = s_post_lines (ctx, &all, &posted, &posted_fen);
+    free (all.items);
+    free (all.payers);
     if (rc == 0 && posted > 0)
         rc = s_emit_appropriated (ctx, &b, counts.count, posted, &posted_fen);
     if (rc == 0) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SQ_STAMP_MAX 64 //  "<xmin>:<count>" text
+#define SQ_STAMP_MAX 192 //  "<database>@<started>|<xmin>:<count>" text
 
 struct sq_cache {
     char address[256];   //  host:port or socket path
@@ -165,39 +165,53 @@ sq_cache_del (sq_cache_t *self, const char *key)
         freeReplyObject (reply);
 }
 
-//  The outbox stamp now: "<xmin>:<rows from xmin on>", read in one statement (one snapshot).
+//  Which database a stamp was taken in: its name and its cluster's start time. Two
+//  databases that share one Redis (a city's and a district's platform, or the test
+//  suite's databases) have the same keys, and their xids and counts can coincide; a value
+//  cached by one must never pass for the other's.
+#define S_STAMP_DATABASE                                                                     \
+    "current_database () || '@' || (extract (epoch FROM pg_postmaster_start_time ()) *"      \
+    " 1000000)::bigint::text"
+
+//  The outbox stamp now: "<database>@<started>|<xmin>:<rows from xmin on>", read in one
+//  statement (one snapshot).
 static int
 s_stamp (sq_db_t *db, const char *schema, char out[SQ_STAMP_MAX], sq_error_t *err)
 {
     char sql[512];
-    snprintf (sql, sizeof sql, "SELECT m, (SELECT count(*) FROM %s.outbox WHERE xid >= m)"
-              " FROM (SELECT pg_snapshot_xmin (pg_current_snapshot ()) AS m) s", schema);
+    snprintf (sql, sizeof sql, "SELECT " S_STAMP_DATABASE " || '|' || m || ':' || (SELECT"
+              " count(*) FROM %s.outbox WHERE xid >= m) FROM (SELECT pg_snapshot_xmin"
+              " (pg_current_snapshot ()) AS m) s", schema);
     PGresult *res = sq_db_query (db, sql, 0, NULL, err);
     if (!res)
         return -1;
-    snprintf (out, SQ_STAMP_MAX, "%s:%s", PQgetvalue (res, 0, 0), PQgetvalue (res, 0, 1));
+    snprintf (out, SQ_STAMP_MAX, "%s", PQgetvalue (res, 0, 0));
     PQclear (res);
     return 0;
 }
 
-//  True when no outbox row has appeared since the stamp was taken.
+//  True when the stamp was taken in this database and no outbox row has appeared since.
 static bool
 s_stamp_current (sq_db_t *db, const char *schema, const char *stamp)
 {
     char xmin[SQ_STAMP_MAX];
-    snprintf (xmin, sizeof xmin, "%s", stamp);
+    const char *bar = strchr (stamp, '|');
+    if (!bar)
+        return false;
+    snprintf (xmin, sizeof xmin, "%s", bar + 1);
     char *colon = strchr (xmin, ':');
     if (!colon || !sq_is_digits (colon + 1, 0))
         return false;
     *colon = 0;
     if (!sq_is_digits (xmin, 0))
         return false;
-    char sql[256];
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM %s.outbox WHERE xid >= $1::xid8", schema);
+    char sql[512];
+    snprintf (sql, sizeof sql, "SELECT " S_STAMP_DATABASE " || '|' || $1 || ':' || count(*)"
+              " FROM %s.outbox WHERE xid >= $1::xid8", schema);
     const char *params[] = {xmin};
     sq_error_t err;
     PGresult *res = sq_db_query (db, sql, 1, params, &err);
-    bool current = res && strcmp (PQgetvalue (res, 0, 0), colon + 1) == 0;
+    bool current = res && strcmp (PQgetvalue (res, 0, 0), stamp) == 0;
     PQclear (res);
     return current;
 }

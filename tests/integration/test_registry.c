@@ -432,10 +432,28 @@ test_stats_equal_database_through_cache (void **state)
     //  Warm: the value is in Redis now, and still equal after a change.
     sq_cache_t *cache = sq_cache_new (NULL);
     size_t size = 0;
-    void *cached = sq_cache_get (cache, "shequ:registry:stats:131002", &size);
+    char *cached = sq_cache_get (cache, "shequ:registry:stats:131002", &size);
     assert_non_null (cached);
+    //  A value cached by another database that shares this Redis (another tier's
+    //  platform), with the same xmin and count in its stamp, must not pass for ours: the
+    //  stamp names its database. Forged here with a figure no database holds.
+    char *bar = memchr (cached, '|', size);
+    char *nl = memchr (cached, '\n', size);
+    assert_true (bar && nl && bar < nl);
+    char forged[512];
+    int head = snprintf (forged, sizeof forged, "otherdb@1%.*s\n", (int) (nl - bar), bar);
+    msgpack_sbuffer fake;
+    msgpack_sbuffer_init (&fake);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &fake, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 1);
+    sq_pack_kv_int (&pk, "party_members", 999999);
+    memcpy (forged + head, fake.data, fake.size);
+    sq_cache_set (cache, "shequ:registry:stats:131002", forged, (size_t) head + fake.size, 60);
+    msgpack_sbuffer_destroy (&fake);
     free (cached);
     sq_cache_destroy (&cache);
+    s_check_stats ("131002");
     sq_test_reply_t *reply = s_ok ("resident.register", "{\"id_number\":\"110105199001011232\","
                                    "\"name\":\"李四\",\"community\":\"" OTHER "\","
                                    "\"residency\":\"floating\",\"party_member\":true}",

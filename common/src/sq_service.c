@@ -1068,6 +1068,10 @@ sq_service_main (const sq_service_config_t *config)
     sq_log_init (config->name, -1);
     if (sodium_init () < 0)
         return 1;
+    //  A peer that closes a socket must cost an error, not the process: hiredis writes
+    //  with write(2), which raises SIGPIPE on a connection Redis has reset (our own
+    //  sockets send with MSG_NOSIGNAL).
+    signal (SIGPIPE, SIG_IGN);
     //  Block the stop signals in every thread; main takes them with sigwait.
     sigset_t signals;
     sigemptyset (&signals);

@@ -8,6 +8,7 @@
 
 #include "sq_json.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,11 +43,13 @@ s_render (sq_ctx_t *ctx, const s_target_t *t, char **subject, char **body)
         return -1;
     *subject = *body = NULL;
     if (!found && t->channel == NOTIFY_WEBHOOK) {
-        *subject = strdup ("");
         *body = sq_json_from_msgpack (sq_doc_root (t->event->doc));
-        return *subject && *body ? 0 : sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "",
-                                                     "could not write event %s as JSON",
-                                                     t->event->env.id);
+        if (!*body)
+            return sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "", "could not write event %s as"
+                                 " JSON", t->event->env.id);
+        *subject = strdup ("");
+        assert (*subject);
+        return 0;
     }
     notify_template_t tmpl = {type, found ? tsubject : S_GENERIC_SUBJECT,
                               found ? tbody : S_GENERIC_BODY};
@@ -59,6 +62,7 @@ s_render (sq_ctx_t *ctx, const s_target_t *t, char **subject, char **body)
     if (rc == 0) {
         *subject = strdup (message->subject);
         *body = strdup (message->body);
+        assert (*subject && *body);
     }
     free (message);
     free (tsubject);
@@ -100,8 +104,25 @@ s_bytea_hex (const void *data, size_t size)
     return out;
 }
 
+//  Whether the delivery of t's event to its recipient on its channel, there already, is
+//  dead (given up): then a fallback goes on to the next channel. 1 dead, 0 not, -1 error.
+static int
+s_existing_dead (sq_ctx_t *ctx, const s_target_t *t)
+{
+    const char *params[] = {t->event->env.id, t->recipient, notify_channel_name (t->channel)};
+    PGresult *res = sq_db_query (ctx->db, "SELECT 1 FROM notify.delivery WHERE event_id = $1"
+                                 " AND recipient = $2 AND channel = $3 AND status = 'dead'", 3,
+                                 params, &ctx->err);
+    if (!res)
+        return -1;
+    int dead = PQntuples (res) > 0;
+    PQclear (res);
+    return dead;
+}
+
 //  Inserts the delivery (once per event, recipient and channel); an inbox message is
-//  written and delivered at once. Returns 0 or -1 with ctx->err.
+//  written and delivered at once. Returns 0, 2 when the delivery was there already and is
+//  dead (the caller goes on to the next channel), or -1 with ctx->err.
 static int
 s_deliver (sq_ctx_t *ctx, const s_target_t *t)
 {
@@ -149,6 +170,9 @@ s_deliver (sq_ctx_t *ctx, const s_target_t *t)
     int inserted = res ? PQntuples (res) : -1;
     PQclear (res);
     int rc = inserted < 0 ? -1 : 0;
+    int dead = inserted == 0 ? s_existing_dead (ctx, t) : 0;
+    if (dead)
+        rc = dead < 0 ? -1 : 2;
     if (inserted == 1 && inbox) {
         char message[SQ_ID_SIZE];
         sq_id_new (message);
@@ -191,8 +215,10 @@ notify_reach_channels (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule
             s_list_add (plan, channels[j]);
         s_target_t t = {event, rule, recipient, channels[i], recipient, NULL, plan, skipped,
                         fallback_of};
-        if (t.channel == NOTIFY_INBOX)
-            return s_deliver (ctx, &t);
+        if (t.channel == NOTIFY_INBOX) {
+            int rc = s_deliver (ctx, &t);
+            return rc < 0 ? -1 : 0;
+        }
         const char *params[] = {recipient, notify_channel_name (t.channel)};
         PGresult *res = sq_db_query (ctx->db, "SELECT id, address FROM notify.subscription"
                                      " WHERE subscriber = $1 AND channel = $2", 2, params,
@@ -208,7 +234,8 @@ notify_reach_channels (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule
         PQclear (res);
         if (rc <= 0)
             return rc;
-        s_list_add (skipped, channels[i]);
+        if (rc == 1) //  not when its delivery was there and dead: that is no want of address
+            s_list_add (skipped, channels[i]);
     }
     sq_log_info ("recipient has no address on the rule's channels", "event=%s rule=%s"
                  " recipient=%s channels=\"%s\"", event->env.id, rule->id, recipient, skipped);

@@ -1,8 +1,9 @@
 /*  notify deliver: the sweep that sends due deliveries (every SHEQU_SWEEP_MS, on every
     replica). Due rows are taken FOR UPDATE SKIP LOCKED in the sweep's transaction, so two
     replicas never send the same delivery at once; the outcome (delivered, retry later, dead
-    letter) commits with its event. NB: a process that dies after a POST and before its
-    commit sends that POST again: receivers drop repeats by the X-Shequ-Delivery header. */
+    letter) commits with its event, each row under its own savepoint (notify_sweep_rows).
+    NB: a process that dies after a send and before its commit sends it again: webhook
+    receivers drop repeats by the X-Shequ-Delivery header, SMS and mail ones cannot. */
 #include "notify.h"
 #include "http.h"
 #include "mail.h"
@@ -215,6 +216,15 @@ s_send (sq_ctx_t *ctx, PGresult *res, int row)
                       PQgetvalue (res, row, 12), PQgetvalue (res, row, 13),
                       (int) strtol (PQgetvalue (res, row, 8), NULL, 10)};
     int64_t now = notify_now_us (ctx);
+    int64_t quiet_ends = 0;
+    if (notify_quiet_holds (self, d.channel, d.priority, now, &quiet_ends)) {
+        //  A retry or a deadletter.retry that fell due in quiet hours: not an attempt.
+        char next_at[24];
+        snprintf (next_at, sizeof next_at, "%" PRId64, quiet_ends);
+        const char *params[] = {d.id, next_at};
+        return sq_db_exec (ctx->db, "UPDATE notify.delivery SET next_at = $2::bigint WHERE"
+                           " id = $1", 2, params, &ctx->err);
+    }
     int folded = notify_digest_fold (ctx, &d, now);
     if (folded)
         return folded < 0 ? -1 : 0;
@@ -236,6 +246,8 @@ s_send (sq_ctx_t *ctx, PGresult *res, int row)
         sq_log_info ("delivery failed", "delivery=%s channel=%s attempt=%d for_good=%s"
                      " error=\"%s\"", d.id, d.channel, d.attempts + 1,
                      outcome == NOTIFY_REFUSED ? "yes" : "no", error);
+    else
+        notify_digest_count_sent (ctx, &d, now);
     return s_record (ctx, &d, notify_now_us (ctx), outcome, error);
 }
 
@@ -254,9 +266,44 @@ notify_sweep_deliver (sq_ctx_t *ctx)
         " d.id LIMIT $2::int FOR UPDATE OF d SKIP LOCKED", 2, params, &ctx->err);
     if (!res)
         return -1;
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < PQntuples (res); i++)
-        rc = s_send (ctx, res, i);
+    int rc = notify_sweep_rows (ctx, res, s_send);
     PQclear (res);
-    return rc ? rc : notify_digest_sweep (ctx);
+    return rc;
+}
+
+bool
+notify_quiet_holds (const notify_t *self, const char *channel, const char *priority,
+                    int64_t at_us, int64_t *ends_us)
+{
+    notify_priority_t level = NOTIFY_NORMAL;
+    notify_priority_parse (priority, &level);
+    return strcmp (channel, "sms") == 0 && level != NOTIFY_URGENT
+           && notify_quiet_at (&self->quiet, at_us, ends_us);
+}
+
+int
+notify_sweep_rows (sq_ctx_t *ctx, PGresult *res, int (*send) (sq_ctx_t *, PGresult *, int))
+{
+    int64_t deadline_ms = sq_clock_ms () + NOTIFY_SWEEP_BUDGET_MS;
+    for (int i = 0; i < PQntuples (res); i++) {
+        if (i > 0 && sq_clock_ms () >= deadline_ms)
+            break; //  the rest wait for the next round (their locks go at commit)
+        //  Deferred: the savepoint rides along with the row's first statement.
+        if (sq_db_defer (ctx->db, "SAVEPOINT notify_row", 0, NULL, NULL, NULL, &ctx->err))
+            return -1;
+        //  NB: RELEASE also sends the row's deferred outbox INSERT, and reports its failure.
+        if (send (ctx, res, i) == 0
+            && sq_db_exec (ctx->db, "RELEASE SAVEPOINT notify_row", 0, NULL, &ctx->err) == 0)
+            continue;
+        sq_log_warn ("sweep row failed, undone and tried again next round",
+                     "sweep=%s row=%s error=\"%s\"", ctx->cmd, PQgetvalue (res, i, 0),
+                     ctx->err.message);
+        sq_error_t ignored;
+        sq_db_flush (ctx->db, &ignored); //  a deferred INSERT would abort the ROLLBACK TO
+        if (sq_db_exec (ctx->db, "ROLLBACK TO SAVEPOINT notify_row", 0, NULL, &ctx->err))
+            return -1;
+        memset (&ctx->err, 0, sizeof ctx->err);
+        break; //  the database misbehaves: keep what was sent, take no more
+    }
+    return 0;
 }

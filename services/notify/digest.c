@@ -1,12 +1,13 @@
 /*  notify digest: the per-recipient rate limit and the digests that fold a burst (issue 6).
 
-    At send time (the sweep), a normal SMS or e-mail is counted for its (recipient, channel,
-    window): INCR in Redis, or while Redis is down the deliveries already sent one by one in
-    the window, counted in PostgreSQL. Within the rate it goes on its own; past it, it is
-    folded into the window's open digest (status `folded`), which goes out as one message
-    when the window ends (quiet hours still apply to SMS). Nothing is dropped: a digest sent
-    makes each of its deliveries `delivered` with notify.delivered; a digest refused or
-    dead-lettered gives each of them up (dead letter, then the rule's next channel).
+    At send time (the sweep), a normal SMS or e-mail is checked against the count of its
+    (recipient, channel, window): normal messages sent one by one, INCR'd in Redis after each
+    send, or while Redis is down the same deliveries counted in PostgreSQL. Within the rate
+    it goes on its own; past it, it is folded into the window's open digest (status
+    `folded`), which goes out as one message when the window ends (quiet hours still apply
+    to SMS, checked again when it is sent). Nothing is dropped: a digest sent makes each of
+    its deliveries `delivered` with notify.delivered; a digest refused or dead-lettered
+    gives each of them up (dead letter, then the rule's next channel).
     Urgent messages, the inbox and webhooks are never folded: the inbox pushes nothing, and
     a department's system wants each event as its own JSON. */
 #include "notify.h"
@@ -127,32 +128,55 @@ notify_digest_render (notify_channel_t channel, const notify_digest_item_t *item
     return 0;
 }
 
-//  How many messages went to d's recipient on its channel one by one in the window:
-//  Redis's count before this one, else the deliveries sent in the window (PostgreSQL).
-//  Returns the count or -1 with ctx->err.
+//  The rate counter's key of d's recipient, channel and window.
+static void
+s_rate_key (const notify_due_t *d, int64_t window_start_us, char key[NOTIFY_COUNTER_KEY_MAX])
+{
+    snprintf (key, NOTIFY_COUNTER_KEY_MAX, "shequ:notify:rate:%s:%s:%" PRId64, d->channel,
+              d->recipient, window_start_us);
+}
+
+//  How many normal messages went to d's recipient on its channel one by one in the window:
+//  Redis's count (INCR after each send, notify_digest_count_sent), else the same deliveries
+//  counted in PostgreSQL. Returns the count or -1 with ctx->err.
 static int64_t
 s_sent_in_window (sq_ctx_t *ctx, const notify_due_t *d, int64_t window_start_us)
 {
     const notify_t *self = ctx->state;
     char key[NOTIFY_COUNTER_KEY_MAX];
-    snprintf (key, sizeof key, "shequ:notify:rate:%s:%s:%" PRId64, d->channel, d->recipient,
-              window_start_us);
-    int ttl_s = (int) (2 * self->rate.window_us / NOTIFY_SECOND_US + 1);
-    int64_t count = notify_counter_incr (self->counter, key, ttl_s);
-    if (count > 0)
-        return count - 1;
+    s_rate_key (d, window_start_us, key);
+    int64_t count = notify_counter_get (self->counter, key);
+    if (count >= 0)
+        return count;
     char start[24];
     snprintf (start, sizeof start, "%" PRId64, window_start_us);
     const char *params[] = {d->recipient, d->channel, start};
     PGresult *res = sq_db_query (ctx->db, "SELECT count(*) FROM notify.delivery WHERE"
                                  " recipient = $1 AND channel = $2 AND digest IS NULL AND"
-                                 " delivered_at >= $3::bigint AND status = 'delivered'", 3,
-                                 params, &ctx->err);
+                                 " delivered_at >= $3::bigint AND status = 'delivered' AND"
+                                 " priority <> 'urgent'", 3, params, &ctx->err);
     if (!res)
         return -1;
     count = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
     PQclear (res);
     return count;
+}
+
+void
+notify_digest_count_sent (sq_ctx_t *ctx, const notify_due_t *d, int64_t decided_us)
+{
+    const notify_t *self = ctx->state;
+    notify_priority_t priority = NOTIFY_NORMAL;
+    notify_priority_parse (d->priority, &priority);
+    bool limited = !strcmp (d->channel, "sms") || !strcmp (d->channel, "email");
+    if (!limited || priority == NOTIFY_URGENT)
+        return;
+    char key[NOTIFY_COUNTER_KEY_MAX];
+    s_rate_key (d, notify_rate_decide (&self->rate, priority, 0, decided_us).window_start_us,
+                key);
+    int ttl_s = (int) (2 * self->rate.window_us / NOTIFY_SECOND_US + 1);
+    //  Redis down: PostgreSQL counts the delivered rows instead, nothing to do.
+    notify_counter_incr (self->counter, key, ttl_s);
 }
 
 //  The open digest of d's window with room left, made when there is none. Returns 0 with
@@ -166,6 +190,10 @@ s_open_digest (sq_ctx_t *ctx, const notify_due_t *d, int64_t window_start_us, in
     snprintf (start, sizeof start, "%" PRId64, window_start_us);
     snprintf (room, sizeof room, "%d", NOTIFY_DIGEST_ITEMS_MAX);
     const char *params[] = {d->recipient, d->channel, d->address, start, room};
+    //  Two replicas both finding no open digest would make one each: one at a time.
+    if (sq_db_exec (ctx->db, "SELECT pg_advisory_xact_lock (hashtext ($1 || ':' || $2))", 2,
+                    params, &ctx->err))
+        return -1;
     //  Locked: a replica that sends this digest meanwhile makes us open another.
     PGresult *res = sq_db_query (ctx->db, "SELECT id FROM notify.digest WHERE recipient = $1"
                                  " AND channel = $2 AND address = $3 AND window_start ="
@@ -309,8 +337,17 @@ s_digest_send (sq_ctx_t *ctx, PGresult *digests, int row)
     char subject[NOTIFY_SUBJECT_MAX], error[NOTIFY_ERROR_MAX] = "";
     char *body = NULL;
     int64_t now = notify_now_us (ctx);
+    int64_t quiet_ends = 0;
     int rc = 0;
-    if (count == 0)
+    if (count && notify_quiet_holds (self, PQgetvalue (digests, row, 2), "normal", now,
+                                     &quiet_ends)) {
+        //  A retry that fell due in quiet hours: not an attempt.
+        char next_at[24];
+        snprintf (next_at, sizeof next_at, "%" PRId64, quiet_ends);
+        const char *uparams[] = {id, next_at};
+        rc = sq_db_exec (ctx->db, "UPDATE notify.digest SET next_at = $2::bigint WHERE id ="
+                         " $1", 2, uparams, &ctx->err);
+    } else if (count == 0)
         rc = s_digest_delivered (ctx, id, now); //  nothing left to say
     else if (notify_digest_render (channel, list, count, window_start, self->rate.window_us,
                                    subject, &body))
@@ -357,9 +394,7 @@ notify_digest_sweep (sq_ctx_t *ctx)
                                  " FOR UPDATE SKIP LOCKED", 2, params, &ctx->err);
     if (!res)
         return -1;
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < PQntuples (res); i++)
-        rc = s_digest_send (ctx, res, i);
+    int rc = notify_sweep_rows (ctx, res, s_digest_send);
     PQclear (res);
     return rc;
 }

@@ -19,6 +19,7 @@
 #define NOTIFY_PATH_MAX 1024          //  longest path of the contracts folder
 #define NOTIFY_PAGE_SIZE 100          //  rows per list reply
 #define NOTIFY_SEND_BATCH_MAX 16      //  deliveries one sweep sends at most
+#define NOTIFY_SWEEP_BUDGET_MS 1000   //  a sweep takes no new row after sending this long
 #define NOTIFY_HTTP_TIMEOUT_MS_DEFAULT 2000 //  SHEQU_NOTIFY_HTTP_TIMEOUT_MS: connect, send, reply
 #define NOTIFY_HTTP_TIMEOUT_MS_MAX 30000
 #define NOTIFY_ERROR_MAX 256          //  longest error kept for an attempt
@@ -110,8 +111,9 @@ int notify_consume (sq_ctx_t *ctx, const sq_event_t *event);
 //  Makes the delivery of event to recipient on the first of channels (count of them) the
 //  recipient has an address for (the inbox always; the others by subscription), keeping
 //  the channels after it as the fallback plan; fallback_of (or NULL) is the delivery it
-//  replaces. Nothing happens when the delivery exists already, or when no channel has an
-//  address (logged). Returns 0 or -1 with ctx->err.
+//  replaces. Nothing happens when the delivery exists already (unless it is dead: then the
+//  next channel is tried), or when no channel has an address (logged). Returns 0 or -1
+//  with ctx->err.
 int notify_reach_channels (sq_ctx_t *ctx, const sq_event_t *event, const notify_rule_t *rule,
                            const char *recipient, const notify_channel_t *channels, int count,
                            const char *fallback_of);
@@ -139,8 +141,24 @@ int notify_delivery_give_up (sq_ctx_t *ctx, const notify_due_t *d, int attempt, 
 //  Returns 1 folded, 0 to be sent on its own, -1 with ctx->err.
 int notify_digest_fold (sq_ctx_t *ctx, const notify_due_t *d, int64_t now_us);
 
-//  Sends the digests whose window has ended (part of the delivery sweep).
-int notify_digest_sweep (sq_ctx_t *ctx);
+//  Counts d, decided at decided_us by notify_digest_fold and sent on its own, in Redis's
+//  rate counter (what PostgreSQL counts while Redis is down: sent, not urgent).
+void notify_digest_count_sent (sq_ctx_t *ctx, const notify_due_t *d, int64_t decided_us);
+
+//  Sends the digests whose window has ended (config.sweeps, after the delivery sweep).
+sq_handler_fn notify_digest_sweep;
+
+//  Calls send on each row of res, each under a savepoint: when its bookkeeping fails after
+//  the message went out, only that row is undone and the sweep stops there, so the rows
+//  sent before it still commit (SMS and mail receivers cannot drop repeats). Stops taking
+//  rows after NOTIFY_SWEEP_BUDGET_MS (the rest wait for the next round: the sweep runs on a
+//  worker thread). Returns 0, or -1 with ctx->err when the transaction itself is lost.
+int notify_sweep_rows (sq_ctx_t *ctx, PGresult *res, int (*send) (sq_ctx_t *, PGresult *, int));
+
+//  When a message on channel with priority, due at at_us, must wait for quiet hours: true
+//  with *ends_us the end of them. Checked at send time, so retries wait too.
+bool notify_quiet_holds (const notify_t *self, const char *channel, const char *priority,
+                         int64_t at_us, int64_t *ends_us);
 
 //  One message of a digest (strings borrowed).
 typedef struct {

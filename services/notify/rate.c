@@ -125,3 +125,25 @@ notify_counter_incr (notify_counter_t *self, const char *key, int ttl_s)
     pthread_mutex_unlock (&self->lock);
     return count;
 }
+
+int64_t
+notify_counter_get (notify_counter_t *self, const char *key)
+{
+    pthread_mutex_lock (&self->lock);
+    redisContext *redis = s_connect (self);
+    redisReply *reply = redis ? redisCommand (redis, "GET %s", key) : NULL;
+    int64_t count = -1;
+    if (reply && reply->type == REDIS_REPLY_NIL)
+        count = 0;
+    else if (reply && reply->type == REDIS_REPLY_STRING) {
+        char *end = NULL;
+        long long value = strtoll (reply->str, &end, 10);
+        count = end && *end == '\0' && value >= 0 ? value : -1;
+    }
+    if (redis && !reply)
+        s_fail (self, "get");
+    if (reply)
+        freeReplyObject (reply);
+    pthread_mutex_unlock (&self->lock);
+    return count;
+}

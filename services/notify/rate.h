@@ -24,4 +24,8 @@ void notify_counter_destroy (notify_counter_t **self_p);
 //  first), or -1 when Redis is unreachable or answered something else.
 int64_t notify_counter_incr (notify_counter_t *self, const char *key, int ttl_s);
 
+//  The count of key (0 when it does not exist), or -1 when Redis is unreachable or answered
+//  something else.
+int64_t notify_counter_get (notify_counter_t *self, const char *key);
+
 #endif

@@ -26,7 +26,10 @@ static const sq_command_t s_commands[] = {
     {"deadletter.retry", notify_deadletter_retry},
     {NULL, NULL}};
 
-static const sq_command_t s_sweeps[] = {{"deliver", notify_sweep_deliver}, {NULL, NULL}};
+//  Each sweep commits on its own: a digest failing must not undo deliveries already sent.
+static const sq_command_t s_sweeps[] = {{"deliver", notify_sweep_deliver},
+                                        {"digest", notify_digest_sweep},
+                                        {NULL, NULL}};
 
 int
 notify_state_streams (notify_t *state, const char *list)

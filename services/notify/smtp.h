@@ -11,7 +11,7 @@
 #include "mail.h"
 
 #define NOTIFY_SMTP_REPLY_MAX 4096          //  longest reply read (all its lines)
-#define NOTIFY_SMTP_TIMEOUT_MS_DEFAULT 10000 //  SHEQU_NOTIFY_SMTP_TIMEOUT_MS: one whole message
+#define NOTIFY_SMTP_TIMEOUT_MS_DEFAULT 2000 //  SHEQU_NOTIFY_SMTP_TIMEOUT_MS: one whole message
 #define NOTIFY_SMTP_TIMEOUT_MS_MAX 120000
 
 //  Where mail goes, from the configuration.

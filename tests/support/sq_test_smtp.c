@@ -26,6 +26,7 @@ struct sq_test_smtp {
     pthread_t thread;
     atomic_bool stop;
     atomic_int reply; //  RCPT TO's answer
+    atomic_int delay_ms; //  how long RCPT TO's answer takes: a slow relay
     pthread_mutex_t lock;
     sq_test_smtp_message_t messages[SQ_TEST_SMTP_MESSAGES_MAX];
     int count;
@@ -177,6 +178,9 @@ s_session (s_conn_t *c)
             answer = "250 2.1.0 ok\r\n";
         } else if (!strncasecmp (line, "RCPT TO:", 8)) {
             int code = atomic_load (&self->reply);
+            int delay_ms = atomic_load (&self->delay_ms);
+            if (delay_ms > 0)
+                usleep ((useconds_t) delay_ms * 1000);
             if (code >= 400) {
                 pthread_mutex_lock (&self->lock);
                 self->refused++;
@@ -284,6 +288,12 @@ void
 sq_test_smtp_set_reply (sq_test_smtp_t *self, int code)
 {
     atomic_store (&self->reply, code);
+}
+
+void
+sq_test_smtp_set_delay_ms (sq_test_smtp_t *self, int delay_ms)
+{
+    atomic_store (&self->delay_ms, delay_ms);
 }
 
 int

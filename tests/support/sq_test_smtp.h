@@ -1,7 +1,7 @@
 /*  sq_test_smtp: a real little SMTP server on 127.0.0.1 for tests (RFC 5321 on a POSIX
     socket, its own thread), standing in for the platform's mail relay. It speaks EHLO/HELO,
     MAIL, RCPT, DATA (undoing dot-stuffing), RSET, NOOP and QUIT, records every message it
-    accepts, and can be told to answer RCPT TO with a 4xx or 5xx code. Helpers decode what
+    accepts, and can be told to answer RCPT TO with a 4xx or 5xx code, or slowly. Helpers decode what
     the tests check: a header (unfolded), an RFC 2047 subject, a base64 body. */
 #ifndef SQ_TEST_SMTP_H
 #define SQ_TEST_SMTP_H
@@ -33,6 +33,9 @@ int sq_test_smtp_port (sq_test_smtp_t *self);
 
 //  The code RCPT TO is answered with: 250 at start; 4xx or 5xx to refuse recipients.
 void sq_test_smtp_set_reply (sq_test_smtp_t *self, int code);
+
+//  How long RCPT TO's answer is held back: a slow relay (0 at start).
+void sq_test_smtp_set_delay_ms (sq_test_smtp_t *self, int delay_ms);
 
 //  Messages accepted so far; recipients refused so far.
 int sq_test_smtp_count (sq_test_smtp_t *self);

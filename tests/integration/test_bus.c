@@ -10,6 +10,7 @@
 
 #include "broker.h"
 #include "shequ.h"
+#include "sq_test.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -596,20 +597,6 @@ test_events_flow (void **state)
 
 // ---- the binary --------------------------------------------------------------------------
 
-//  A TCP port free at the time of asking.
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_in address = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (0x7f000001)};
-    socklen_t length = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *) &address, sizeof address), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &length), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
 //  Starts shequ-bus with its endpoints in the environment and stderr in the test logs.
 static pid_t
 s_spawn_bus (const char *binary, char settings[3][BUS_ENDPOINT_MAX + 32], const char *log)
@@ -658,12 +645,12 @@ test_binary_stops_on_sigterm (void **state)
     char log[PATH_MAX];
     snprintf (log, sizeof log, "%s/test_bus.shequ-bus.log", log_dir);
     char settings[3][BUS_ENDPOINT_MAX + 32];
-    int port = s_free_port ();
+    int port = sq_test_free_port ();
     snprintf (settings[0], sizeof settings[0], "%s=tcp://127.0.0.1:%d", SQ_ENV_COMMANDS, port);
     snprintf (settings[1], sizeof settings[1], "%s=tcp://127.0.0.1:%d", SQ_ENV_EVENTS_IN,
-              s_free_port ());
+              sq_test_free_port ());
     snprintf (settings[2], sizeof settings[2], "%s=tcp://127.0.0.1:%d", SQ_ENV_EVENTS_OUT,
-              s_free_port ());
+              sq_test_free_port ());
     pid_t pid = s_spawn_bus (binary, settings, log);
 
     char endpoint[BUS_ENDPOINT_MAX];

@@ -30,7 +30,6 @@
 #define CALL_TIMEOUT_MS 20000    //  longer than the bus's dead-worker detection
 #define ATTEMPTS_MAX 30          //  retries of one registration on `unavailable`
 #define DRAIN_TIMEOUT_MS 180000  //  time allowed for the subscriber to see everything
-#define REDIS_START_MS 20000     //  a test Redis answers within this, even on a loaded machine
 
 static const char *s_communities[] = {"131002001007", "131002001010", "131002002002",
                                       "131003001001", "510402001002"};
@@ -193,55 +192,6 @@ test_relay_killed_mid_run_loses_nothing (void **state)
     bus_destroy (&bus);
 }
 
-//  A loopback port nobody listens on now, chosen by the kernel (a port computed from the pid
-//  can fall in the ephemeral range and be taken by some other test's socket).
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    assert_true (fd >= 0);
-    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0,
-                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    socklen_t size = sizeof addr;
-    assert_int_equal (bind (fd, (struct sockaddr *) &addr, sizeof addr), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &addr, &size), 0);
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
-//  Starts redis-server on port and waits until it answers; fails the test when it exits or
-//  does not answer within REDIS_START_MS.
-static pid_t
-s_redis_start (int port)
-{
-    char port_text[16];
-    snprintf (port_text, sizeof port_text, "%d", port);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL); //  never outlive the test
-        freopen ("/dev/null", "w", stdout);
-        execlp ("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", (char *) NULL);
-        _exit (127);
-    }
-    char address[32];
-    snprintf (address, sizeof address, "127.0.0.1:%d", port);
-    for (int waited = 0; waited < REDIS_START_MS; waited += 50) {
-        sq_cache_t *probe = sq_cache_new (address);
-        sq_cache_set (probe, "probe", "1", 1, 10);
-        bool up = sq_cache_up (probe);
-        sq_cache_destroy (&probe);
-        if (up)
-            return pid;
-        int status = 0;
-        if (waitpid (pid, &status, WNOHANG) == pid)
-            fail_msg ("redis-server on port %d exited (status %d) before answering", port,
-                      status);
-        usleep (50 * 1000);
-    }
-    fail_msg ("redis-server on port %d did not answer within %d ms", port, REDIS_START_MS);
-    return pid;
-}
 
 //  Registers count residents and reads stats; every command must succeed and the figures
 //  must equal the database.
@@ -293,14 +243,14 @@ s_cached (sq_mdp_client_t *client, sq_db_t *db, const char *address)
 static void
 test_redis_stalled_or_down_never_fails (void **state)
 {
-    int port = s_free_port ();
+    int port = sq_test_free_port ();
     char address[32];
     snprintf (address, sizeof address, "127.0.0.1:%d", port);
     setenv ("SHEQU_REDIS", address, 1);
     setenv ("SHEQU_REDIS_RETRY_MS", "200", 1);
     //  Sanitizer builds on a busy machine can take longer than the 100 ms default to answer.
     setenv ("SHEQU_REDIS_TIMEOUT_MS", "500", 1);
-    pid_t redis = s_redis_start (port);
+    pid_t redis = sq_test_redis_start (port);
     const char *conninfo = sq_test_db_fresh ("faults_redis");
     bus_t *bus = sq_test_bus_start ();
     sq_test_registry_t *registry = sq_test_registry_start (bus, conninfo);
@@ -318,7 +268,7 @@ test_redis_stalled_or_down_never_fails (void **state)
     kill (redis, SIGKILL); //  down
     waitpid (redis, NULL, 0);
     s_round (client, db, &next, 10);
-    redis = s_redis_start (port); //  restarted, empty
+    redis = sq_test_redis_start (port); //  restarted, empty
     usleep (300 * 1000);
     s_round (client, db, &next, 10);
     s_round (client, db, &next, 1);

@@ -838,56 +838,12 @@ test_burst_folds_into_digests (void **state)
                       BURST - (mails - digests));
 }
 
-//  A free TCP port on 127.0.0.1.
-static int
-s_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in address = {.sin_family = AF_INET,
-                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-    socklen_t size = sizeof address;
-    assert_int_equal (bind (fd, (struct sockaddr *) &address, size), 0);
-    assert_int_equal (getsockname (fd, (struct sockaddr *) &address, &size), 0);
-    close (fd);
-    return ntohs (address.sin_port);
-}
-
-//  Starts a Redis of this test's own (the shared one must stay up for the other tests).
-static pid_t
-s_redis_start (int port)
-{
-    char port_text[16];
-    snprintf (port_text, sizeof port_text, "%d", port);
-    pid_t pid = fork ();
-    if (pid == 0) {
-        execlp ("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *) NULL);
-        _exit (127);
-    }
-    assert_true (pid > 0);
-    //  Up when it accepts a connection.
-    for (int i = 0; i < 100; i++) {
-        int fd = socket (AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
-                                      .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
-        int rc = connect (fd, (struct sockaddr *) &address, sizeof address);
-        close (fd);
-        if (rc == 0)
-            return pid;
-        usleep (50000);
-    }
-    kill (pid, SIGKILL);
-    waitpid (pid, NULL, 0);
-    fail_msg ("redis-server did not start on port %d", port);
-    return -1;
-}
-
 static void
 test_redis_down_during_burst (void **state)
 {
     (void) state;
-    int port = s_free_port ();
-    s_redis = s_redis_start (port);
+    int port = sq_test_free_port ();
+    s_redis = sq_test_redis_start (port);
     char address[64];
     const char *shared = getenv (SQ_ENV_REDIS);
     char shared_copy[256];

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -407,4 +410,55 @@ sq_test_stack_stop (sq_test_stack_t *stack)
     sq_test_registry_stop (&stack->registry);
     bus_destroy (&stack->bus);
     sq_db_destroy (&stack->db);
+}
+
+int
+sq_test_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0,
+                               .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    socklen_t size = sizeof addr;
+    assert_int_equal (bind (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &addr, &size), 0);
+    close (fd);
+    return ntohs (addr.sin_port);
+}
+
+pid_t
+sq_test_redis_start (int port)
+{
+    char port_text[16];
+    snprintf (port_text, sizeof port_text, "%d", port);
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL); //  never outlive the test
+        if (!freopen ("/dev/null", "w", stdout))
+            _exit (126);
+        execlp ("redis-server", "redis-server", "--port", port_text, "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--loglevel", "warning", (char *) NULL);
+        _exit (127);
+    }
+    char address[32];
+    snprintf (address, sizeof address, "127.0.0.1:%d", port);
+    for (int waited = 0; waited < SQ_TEST_REDIS_START_MS; waited += 50) {
+        sq_cache_t *probe = sq_cache_new (address);
+        sq_cache_set (probe, "probe", "1", 1, 10);
+        bool up = sq_cache_up (probe);
+        sq_cache_destroy (&probe);
+        if (up)
+            return pid;
+        int status = 0;
+        if (waitpid (pid, &status, WNOHANG) == pid)
+            fail_msg ("redis-server on port %d exited (status %d) before answering", port,
+                      status);
+        usleep (50 * 1000);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+    fail_msg ("redis-server on port %d did not answer within %d ms", port,
+              SQ_TEST_REDIS_START_MS);
+    return -1;
 }

@@ -39,6 +39,17 @@ void sq_test_registry_stop (sq_test_registry_t **self_p);
 //  Starts a binary from SHEQU_BIN_DIR with extra environment "NAME=value" entries (NULL-
 //  terminated), output to SHEQU_TEST_LOGS/<log_name>.log. Returns the pid.
 pid_t sq_test_spawn (const char *binary, const char *log_name, const char *const *env);
+//  A loopback TCP port nobody listens on now, chosen by the kernel (a port computed from the
+//  pid can fall in the ephemeral range and be taken by another test's socket).
+int sq_test_free_port (void);
+
+#define SQ_TEST_REDIS_START_MS 20000 //  a test's own Redis answers within this, even loaded
+
+//  Starts a redis-server of the test's own on 127.0.0.1:port (no persistence; killed with
+//  the test) and waits until it answers; fails the test when it exits or does not answer
+//  within SQ_TEST_REDIS_START_MS. Returns its pid.
+pid_t sq_test_redis_start (int port);
+
 //  Sends signal and waits up to timeout_ms. Returns the exit status (waitpid) or -1.
 int sq_test_stop (pid_t pid, int signal, int timeout_ms);
 //  Environment entries pointing a spawned service at bus and conninfo (static storage).

@@ -785,6 +785,8 @@ ledger_apply (sq_ctx_t *ctx, sq_ctx_t *const *item_ctx, const ledger_transfer_t 
     out->count = out->failed = count;
     out->results = calloc (count ? count : 1, sizeof *out->results);
     assert (out->results);
+    if (count == 0)
+        return 0; //  nothing to judge: no lock, no reads
     s_apply_t self = {.ctx = ctx, .item_ctx = item_ctx, .items = items, .count = count,
                       .out = out};
     s_accounts_collect (&self);

@@ -290,6 +290,25 @@ test_racing_debits_never_overdraw (void **state)
     assert_int_equal (s_balance (SPENT, "balance", 0), RACE_FUND - RACE_FUND % RACE_AMOUNT + 1);
 }
 
+#define AWARD "community:" COMMUNITY ":award"
+#define BIG_BATCH LEDGER_BATCH_MAX //  transfers of the largest batch
+
+//  The error field of result i of a batch reply, or NULL when it succeeded.
+static const msgpack_object *
+s_item (const sq_test_reply_t *reply, size_t i)
+{
+    const msgpack_object *results = sq_obj_get (reply->result, "results");
+    assert_true (i < results->via.array.size);
+    return &results->via.array.ptr[i];
+}
+
+static bool
+s_item_failed (const sq_test_reply_t *reply, size_t i, const char *field)
+{
+    const msgpack_object *error = sq_obj_get (s_item (reply, i), "error");
+    return error && sq_obj_str_eq (sq_obj_get (error, "field"), field);
+}
+
 static void
 test_linked_batch_all_or_nothing (void **state)
 {
@@ -327,25 +346,25 @@ test_linked_batch_all_or_nothing (void **state)
     assert_int_equal (s_balance (WORK, "balance", 0), 100700);
     s_fails ("transfer.create_batch", "{\"transfers\":[]}", "operator", "", SQ_ERR_INVALID,
              "transfers");
-}
-
-#define AWARD "community:" COMMUNITY ":award"
-#define BIG_BATCH LEDGER_BATCH_MAX //  transfers of the largest batch
-
-//  The error field of result i of a batch reply, or NULL when it succeeded.
-static const msgpack_object *
-s_item (const sq_test_reply_t *reply, size_t i)
-{
-    const msgpack_object *results = sq_obj_get (reply->result, "results");
-    assert_true (i < results->via.array.size);
-    return &results->via.array.ptr[i];
-}
-
-static bool
-s_item_failed (const sq_test_reply_t *reply, size_t i, const char *field)
-{
-    const msgpack_object *error = sq_obj_get (s_item (reply, i), "error");
-    return error && sq_obj_str_eq (sq_obj_get (error, "field"), field);
+    //  Items that do not even read are refused one by one, naming their field; linked, they
+    //  refuse the others too.
+    reply = s_ok ("transfer.create_batch", "{\"transfers\":[1,{\"id\":\"b-9\"}]}", "operator", "");
+    assert_int_equal (sq_test_int (reply->result, "created"), 0);
+    assert_int_equal (sq_test_int (reply->result, "failed"), 2);
+    assert_true (s_item_failed (reply, 0, "transfers"));
+    assert_true (s_item_failed (reply, 1, "debit"));
+    sq_test_reply_destroy (&reply);
+    snprintf (args, sizeof args, "{\"linked\":true,\"transfers\":[{\"id\":\"b-10\","
+              "\"debit\":\"" TREASURY "\",\"credit\":\"" WORK "\",\"amount\":1,\"code\":\"x\"},"
+              "{\"id\":\"b-11\",\"debit\":\"" TREASURY "\",\"credit\":\"" WORK "\","
+              "\"amount\":-1,\"code\":\"x\"}]}");
+    reply = s_ok ("transfer.create_batch", args, "operator", "");
+    assert_int_equal (sq_test_int (reply->result, "created"), 0);
+    assert_true (s_item_failed (reply, 0, "linked"));
+    assert_true (s_item_failed (reply, 1, "amount"));
+    sq_test_reply_destroy (&reply);
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id IN ('b-9',"
+                               " 'b-10', 'b-11')"), 0);
 }
 
 //  A batch is judged item by item in order, as if each came alone: the guard sees the

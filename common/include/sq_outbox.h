@@ -16,7 +16,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define SQ_RELAY_BATCH_MAX 1000       //  rows stamped or published per round
+//  Rows stamped (and published) per round. Stamping is an UPDATE of each row, and rounds of
+//  8,000 cost about 17 µs a row against 26 to 43 µs in rounds of 1,000 (measured here on
+//  the ledger's outbox): a burst (a ledger batch of 8,000) goes out in one round. The PUB
+//  socket's high-water mark (SHEQU_EVENTS_HWM, 100,000) holds a whole round.
+#define SQ_RELAY_BATCH_MAX 8000
 #define SQ_RELAY_POLL_MS_DEFAULT 50   //  SHEQU_RELAY_POLL_MS: idle wait between rounds
 #define SQ_RELAY_BUSY_POLL_MS 1       //  wait while committed rows wait for an older transaction
 #define SQ_RELAY_STANDBY_MS 500       //  a standing-by relay retries the lock this often

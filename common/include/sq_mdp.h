@@ -110,6 +110,11 @@ int sq_mdp_worker_read (sq_mdp_worker_t *self, sq_mdp_request_t *request);
 //  silent for SQ_MDP_LIVENESS intervals. Call at least once per heartbeat interval.
 void sq_mdp_worker_tick (sq_mdp_worker_t *self);
 
+//  Sends a heartbeat when one is due, and nothing else: for a worker busy with a long batch
+//  of requests, so that the broker does not take it for dead meanwhile. Unlike tick it
+//  never reconnects (the broker's own heartbeats wait unread until the batch is done).
+void sq_mdp_worker_keepalive (sq_mdp_worker_t *self);
+
 //  Sends the reply to request's client. Returns 0 or -1.
 int sq_mdp_worker_reply (sq_mdp_worker_t *self, const sq_mdp_request_t *request,
                          const void *body, size_t size);

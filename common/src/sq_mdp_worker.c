@@ -143,6 +143,17 @@ sq_mdp_worker_tick (sq_mdp_worker_t *self)
     }
 }
 
+void
+sq_mdp_worker_keepalive (sq_mdp_worker_t *self)
+{
+    assert (self);
+    int64_t now_ms = sq_clock_ms ();
+    if (self->connected && !self->reconnect && now_ms >= self->heartbeat_at_ms) {
+        s_worker_send (self, SQ_MDP_HEARTBEAT, NULL);
+        self->heartbeat_at_ms = now_ms + self->heartbeat_ms;
+    }
+}
+
 //  Copies a REQUEST's client address and body into request. Returns 1, 0 when malformed,
 //  -1 when out of memory.
 static int

@@ -576,6 +576,18 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, b
     return ctx.events;
 }
 
+//  Tells the broker that the workers of the batch's requests are alive: a batch of long
+//  commands (a ledger batch of 8,000 is half a second; a group commit may hold dozens) can
+//  outlast the broker's liveness, which would then answer its clients `unavailable` while
+//  their commands commit.
+static void
+s_keepalive (s_item_t *items, int count)
+{
+    for (int i = 0; i < count; i++)
+        if (items[i].worker)
+            sq_mdp_worker_keepalive (items[i].worker);
+}
+
 //  Runs together the undecided items of the batch that share a group handler and carry no
 //  idem key (a remembered reply needs a savepoint per command), when there are at least two.
 //  Returns the events they emitted, or -1 when the transaction is lost.
@@ -661,12 +673,14 @@ s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *it
     for (int i = 0; i < count && rc == 0; i++) {
         if (items[i].answered || items[i].grouped)
             continue;
+        s_keepalive (items, count);
         int emitted = s_run_one (self, *db_p, cache, &items[i], undecided > 1);
         if (emitted < 0)
             rc = -1;
         else
             events += emitted;
     }
+    s_keepalive (items, count);
     if (rc == 0 && events)
         rc = sq_outbox_notify (*db_p, self->schema, &err);
     if (rc == 0)
@@ -821,6 +835,14 @@ s_worker_thread (void *arg)
         //  they share this batch's commit. A lone client never waits.
         if (count && count < t.last_batch)
             count = s_collect (self, &t, SQ_BATCH_WAIT_MS, count);
+        //  Ticked right after reading, not after a long batch: the broker's heartbeats that
+        //  came during the batch are read by the next collect, so a tick just after the batch
+        //  would take the broker for silent and reconnect.
+        if (sq_clock_ms () >= next_tick) {
+            for (int i = 0; i < n; i++)
+                sq_mdp_worker_tick (t.workers[i]);
+            next_tick = sq_clock_ms () + tick_ms;
+        }
         if (count)
             s_handle_batch (self, &t, count);
         if (count)
@@ -833,11 +855,6 @@ s_worker_thread (void *arg)
             if (t.db && sq_db_alive (t.db))
                 s_sweep (self, t.db, t.cache);
             next_sweep = sq_clock_ms () + sweep_ms;
-        }
-        if (sq_clock_ms () >= next_tick) {
-            for (int i = 0; i < n; i++)
-                sq_mdp_worker_tick (t.workers[i]);
-            next_tick = sq_clock_ms () + tick_ms;
         }
     }
     for (int i = 0; i < n; i++)

@@ -203,18 +203,23 @@ s_record (sq_ctx_t *ctx, const notify_due_t *d, int64_t now_us, notify_outcome_t
     return sq_ctx_emit_data (ctx, &data, "delivered", d->div);
 }
 
+void
+notify_due_read (const PGresult *res, int row, notify_due_t *out)
+{
+    const char *c[NOTIFY_DUE_COLUMN_COUNT];
+    for (int i = 0; i < NOTIFY_DUE_COLUMN_COUNT; i++)
+        c[i] = PQgetvalue (res, row, i);
+    *out = (notify_due_t) {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10],
+                           c[11], (int) strtol (c[12], NULL, 10)};
+}
+
 //  Sends one due delivery (or folds it into a digest) and records the outcome.
 static int
 s_send (sq_ctx_t *ctx, PGresult *res, int row)
 {
     const notify_t *self = ctx->state;
-    notify_due_t d = {PQgetvalue (res, row, 0), PQgetvalue (res, row, 1),
-                      PQgetvalue (res, row, 2), PQgetvalue (res, row, 10),
-                      PQgetvalue (res, row, 3), PQgetvalue (res, row, 4),
-                      PQgetvalue (res, row, 5), PQgetvalue (res, row, 6),
-                      PQgetvalue (res, row, 7), PQgetvalue (res, row, 11),
-                      PQgetvalue (res, row, 12), PQgetvalue (res, row, 13),
-                      (int) strtol (PQgetvalue (res, row, 8), NULL, 10)};
+    notify_due_t d;
+    notify_due_read (res, row, &d);
     int64_t now = notify_now_us (ctx);
     int64_t quiet_ends = 0;
     if (notify_quiet_holds (self, d.channel, d.priority, now, &quiet_ends)) {
@@ -234,7 +239,7 @@ s_send (sq_ctx_t *ctx, PGresult *res, int row)
     notify_outcome_t outcome;
     if (channel == NOTIFY_WEBHOOK) {
         char *secret = NULL;
-        int secret_size = s_secret (self, res, row, 9, &secret);
+        int secret_size = s_secret (self, res, row, NOTIFY_DUE_COLUMN_COUNT, &secret);
         outcome = s_send_webhook (self, &d, secret, secret_size, now, error, sizeof error);
         if (secret)
             sodium_memzero (secret, (size_t) secret_size);
@@ -259,8 +264,7 @@ notify_sweep_deliver (sq_ctx_t *ctx)
     snprintf (limit, sizeof limit, "%d", NOTIFY_SEND_BATCH_MAX);
     const char *params[] = {now, limit};
     PGresult *res = sq_db_query (
-        ctx->db, "SELECT d.id, d.channel, d.address, d.body, d.event_id, d.type, d.div,"
-        " d.recipient, d.attempts, s.secret_sealed, d.subject, d.priority, d.rule, d.plan FROM"
+        ctx->db, "SELECT " NOTIFY_DUE_COLUMNS_OF ("d.") ", s.secret_sealed FROM"
         " notify.delivery d LEFT JOIN notify.subscription s ON s.id = d.subscription WHERE"
         " d.status = 'pending' AND d.next_at <= $1::bigint ORDER BY d.next_at, d.created_at,"
         " d.id LIMIT $2::int FOR UPDATE OF d SKIP LOCKED", 2, params, &ctx->err);

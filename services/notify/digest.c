@@ -297,13 +297,8 @@ s_digest_dead (sq_ctx_t *ctx, const char *digest, PGresult *items, int64_t now_u
         return -1;
     int rc = 0;
     for (int i = 0; rc == 0 && i < PQntuples (items); i++) {
-        notify_due_t d = {PQgetvalue (items, i, 0), PQgetvalue (items, i, 1),
-                          PQgetvalue (items, i, 2), PQgetvalue (items, i, 3),
-                          PQgetvalue (items, i, 4), PQgetvalue (items, i, 5),
-                          PQgetvalue (items, i, 6), PQgetvalue (items, i, 7),
-                          PQgetvalue (items, i, 8), PQgetvalue (items, i, 9),
-                          PQgetvalue (items, i, 10), PQgetvalue (items, i, 11),
-                          (int) strtol (PQgetvalue (items, i, 12), NULL, 10)};
+        notify_due_t d;
+        notify_due_read (items, i, &d);
         rc = notify_delivery_give_up (ctx, &d, d.attempts + 1, now_us, why);
     }
     return rc;
@@ -318,10 +313,9 @@ s_digest_send (sq_ctx_t *ctx, PGresult *digests, int row)
     char limit[16];
     snprintf (limit, sizeof limit, "%d", NOTIFY_DIGEST_ITEMS_MAX);
     const char *params[] = {id, limit};
-    PGresult *items = sq_db_query (ctx->db, "SELECT id, channel, address, subject, body,"
-                                   " event_id, type, div, recipient, priority, rule, plan,"
-                                   " attempts FROM notify.delivery WHERE digest = $1 AND status"
-                                   " = 'folded' ORDER BY created_at, id LIMIT $2::int", 2,
+    PGresult *items = sq_db_query (ctx->db, "SELECT " NOTIFY_DUE_COLUMNS " FROM notify.delivery"
+                                   " WHERE digest = $1 AND status = 'folded' ORDER BY"
+                                   " created_at, id LIMIT $2::int", 2,
                                    params, &ctx->err);
     if (!items)
         return -1;

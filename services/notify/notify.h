@@ -125,6 +125,17 @@ typedef struct {
     int attempts; //  failed tries before this one (since the last deadletter.retry)
 } notify_due_t;
 
+//  The columns of notify.delivery a notify_due_t is read from, in its order (prefix them
+//  with an alias through NOTIFY_DUE_COLUMNS_OF when the query joins).
+#define NOTIFY_DUE_COLUMNS_OF(t)                                                              \
+    t "id, " t "channel, " t "address, " t "subject, " t "body, " t "event_id, " t "type, "   \
+    t "div, " t "recipient, " t "priority, " t "rule, " t "plan, " t "attempts"
+#define NOTIFY_DUE_COLUMNS NOTIFY_DUE_COLUMNS_OF ("")
+#define NOTIFY_DUE_COLUMN_COUNT 13
+
+//  Reads row of res, whose first columns are NOTIFY_DUE_COLUMNS (strings borrowed).
+void notify_due_read (const PGresult *res, int row, notify_due_t *out);
+
 //  Sends text on SMS or e-mail (the channels digests go out on): body as the SMS text or
 //  the mail's, subject for mail, id the delivery or digest id (Message-ID, X-Shequ-Delivery).
 notify_outcome_t notify_send_text (const notify_t *self, notify_channel_t channel,

@@ -112,13 +112,7 @@ s_count (const char *sql)
 static void
 s_wait_count (const char *sql, int64_t n)
 {
-    int64_t deadline = sq_clock_ms () + WAIT_MS;
-    while (s_count (sql) < n) {
-        if (sq_clock_ms () > deadline)
-            fail_msg ("waited in vain for %" PRId64 " rows of %s (have %" PRId64 ")", n, sql,
-                      s_count (sql));
-        usleep (20000);
-    }
+    sq_test_db_wait (s_stack.db, sql, n, WAIT_MS);
 }
 
 //  Waits until the receiver has accepted at least n requests.

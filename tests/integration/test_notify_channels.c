@@ -215,21 +215,9 @@ s_singles_per_window_max (const char *recipient)
 }
 
 static void
-s_wait_count_ms (const char *sql, int64_t n, int wait_ms)
-{
-    int64_t deadline = sq_clock_ms () + wait_ms;
-    while (s_count (sql) < n) {
-        if (sq_clock_ms () > deadline)
-            fail_msg ("waited in vain for %" PRId64 " rows of %s (have %" PRId64 ")", n, sql,
-                      s_count (sql));
-        usleep (20000);
-    }
-}
-
-static void
 s_wait_count (const char *sql, int64_t n)
 {
-    s_wait_count_ms (sql, n, WAIT_MS);
+    sq_test_db_wait (s_stack.db, sql, n, WAIT_MS);
 }
 
 static void s_wait_mail (const char *address, int n);
@@ -810,7 +798,7 @@ test_burst_folds_into_digests (void **state)
     char sql[256];
     snprintf (sql, sizeof sql, "SELECT count(*) FROM notify.delivery WHERE recipient ="
               " 'res-burst' AND status = 'delivered'");
-    s_wait_count_ms (sql, BURST, BURST_WAIT_MS);
+    sq_test_db_wait (s_stack.db, sql, BURST, BURST_WAIT_MS);
     s_rule_remove ("t.burst");
     s_settle ();
     //  What arrived: each of the 500 events named exactly once, most of them in digests.
@@ -838,6 +826,26 @@ test_burst_folds_into_digests (void **state)
                       BURST - (mails - digests));
 }
 
+//  An urgent message is never folded: a burst of urgent ones past the rate arrives one by
+//  one (the issue: "an urgent message bypasses quiet hours and digests").
+static void
+test_urgent_bypasses_digests (void **state)
+{
+    (void) state;
+    const char *address = "urgent@jixiang.example.cn";
+    int total = 3 * RATE_MAX;
+    s_address ("res-urgent", "email", address);
+    s_rule ("t.urgent", "res-urgent", "[\"email\"]", "urgent");
+    for (int i = 0; i < total; i++)
+        s_file (NULL);
+    s_wait_count ("SELECT count(*) FROM notify.delivery WHERE recipient = 'res-urgent' AND"
+                  " status = 'delivered'", total);
+    s_rule_remove ("t.urgent");
+    assert_int_equal (s_count ("SELECT count(*) FROM notify.delivery WHERE recipient ="
+                               " 'res-urgent' AND digest IS NOT NULL"), 0);
+    assert_int_equal (s_mail_to (address, NULL), total);
+}
+
 static void
 test_redis_down_during_burst (void **state)
 {
@@ -863,8 +871,8 @@ test_redis_down_during_burst (void **state)
     for (int i = 0; i < REDIS_BURST_AFTER; i++)
         s_file (NULL);
     int total = REDIS_BURST_BEFORE + REDIS_BURST_AFTER;
-    s_wait_count_ms ("SELECT count(*) FROM notify.delivery WHERE recipient = 'res-redis' AND"
-                     " status = 'delivered'", total, BURST_WAIT_MS);
+    sq_test_db_wait (s_stack.db, "SELECT count(*) FROM notify.delivery WHERE recipient ="
+                     " 'res-redis' AND status = 'delivered'", total, BURST_WAIT_MS);
     s_rule_remove ("t.redis");
     s_settle ();
     //  Every event told: SMS on their own, plus the counts the digests give.
@@ -911,6 +919,7 @@ main (void)
         cmocka_unit_test (test_fallback_past_a_dead_delivery),
         cmocka_unit_test (test_slow_relay_bounded_rounds),
         cmocka_unit_test (test_burst_folds_into_digests),
+        cmocka_unit_test (test_urgent_bypasses_digests),
         cmocka_unit_test (test_redis_down_during_burst),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

@@ -4,6 +4,7 @@
 #include "sq_json.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -89,6 +90,18 @@ sq_test_db_int (sq_db_t *db, const char *sql)
     int64_t n = strtoll (value, NULL, 10);
     free (value);
     return n;
+}
+
+void
+sq_test_db_wait (sq_db_t *db, const char *sql, int64_t n, int wait_ms)
+{
+    int64_t deadline = sq_clock_ms () + wait_ms;
+    while (sq_test_db_int (db, sql) < n) {
+        if (sq_clock_ms () > deadline)
+            fail_msg ("waited in vain for %" PRId64 " rows of %s (have %" PRId64 ")", n, sql,
+                      sq_test_db_int (db, sql));
+        usleep (20000);
+    }
 }
 
 bus_t *

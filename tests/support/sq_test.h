@@ -28,6 +28,10 @@ char *sq_test_db_value (sq_db_t *db, const char *sql);
 //  The same, read as an integer (a count, a sum).
 int64_t sq_test_db_int (sq_db_t *db, const char *sql);
 
+//  Waits until the count sql returns reaches at least n (polling every 20 ms); fails the
+//  test, naming the query and what it had, after wait_ms.
+void sq_test_db_wait (sq_db_t *db, const char *sql, int64_t n, int wait_ms);
+
 //  Starts the bus in-process on free loopback ports.
 bus_t *sq_test_bus_start (void);
 

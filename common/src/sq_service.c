@@ -576,16 +576,23 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, b
     return ctx.events;
 }
 
-//  Tells the broker that the workers of the batch's requests are alive: a batch of long
-//  commands (a ledger batch of 8,000 is half a second; a group commit may hold dozens) can
-//  outlast the broker's liveness, which would then answer its clients `unavailable` while
-//  their commands commit.
+//  The worker sockets of the thread running a batch: all of them must keep sending
+//  heartbeats while it runs, not only those whose requests it holds, because the broker
+//  goes on handing requests to the others meanwhile (test_service lost one that way).
+typedef struct {
+    sq_mdp_worker_t **workers;
+    int count;
+} s_sockets_t;
+
+//  Tells the broker that the thread's workers are alive: a batch of long commands (a
+//  ledger batch of 8,000 is half a second; a group commit may hold dozens) can outlast the
+//  broker's liveness, which would then answer its clients `unavailable` while their
+//  commands commit.
 static void
-s_keepalive (s_item_t *items, int count)
+s_keepalive (const s_sockets_t *sockets)
 {
-    for (int i = 0; i < count; i++)
-        if (items[i].worker)
-            sq_mdp_worker_keepalive (items[i].worker);
+    for (int i = 0; i < sockets->count; i++)
+        sq_mdp_worker_keepalive (sockets->workers[i]);
 }
 
 //  Runs together the undecided items of the batch that share a group handler and carry no
@@ -650,8 +657,8 @@ s_run_groups (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item
 
 //  Runs every undecided item of the batch in one transaction and commits once.
 static void
-s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *items,
-             int count)
+s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, const s_sockets_t *sockets,
+             s_item_t *items, int count)
 {
     sq_error_t err = {0};
     int events = 0;
@@ -673,14 +680,14 @@ s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, s_item_t *it
     for (int i = 0; i < count && rc == 0; i++) {
         if (items[i].answered || items[i].grouped)
             continue;
-        s_keepalive (items, count);
+        s_keepalive (sockets);
         int emitted = s_run_one (self, *db_p, cache, &items[i], undecided > 1);
         if (emitted < 0)
             rc = -1;
         else
             events += emitted;
     }
-    s_keepalive (items, count);
+    s_keepalive (sockets);
     if (rc == 0 && events)
         rc = sq_outbox_notify (*db_p, self->schema, &err);
     if (rc == 0)
@@ -767,7 +774,8 @@ s_handle_batch (sq_service_t *self, s_thread_t *t, int count)
         if (!t->db)
             sq_log_warn ("database unavailable", "error=\"%s\"", why);
     }
-    s_run_batch (self, &t->db, t->cache, t->items, count);
+    s_sockets_t sockets = {t->workers, t->sockets};
+    s_run_batch (self, &t->db, t->cache, &sockets, t->items, count);
     for (int i = 0; i < count; i++) {
         s_item_t *item = &t->items[i];
         sq_mdp_worker_reply (item->worker, &item->request, item->reply.data, item->reply.size);

@@ -3,10 +3,10 @@
     Redis for a while instead of making every command wait.
 
     Read-through values are validated, not trusted: each cached value carries a stamp of
-    the service's outbox at the moment it was computed (the snapshot's xmin and how many
-    outbox rows from that xmin on were visible). Every change in a service writes an outbox
-    row in its transaction, so if the same count is still there now, nothing has changed
-    since and the value equals what the database holds; otherwise it is recomputed. This
+    the service's event stream at the moment it was computed (its last committed seq).
+    Every change in a service emits an event in its transaction, which moves that seq when
+    it commits, so if the same seq is still the last now, nothing has changed since and the
+    value equals what the database holds; otherwise it is recomputed. This
     holds even when a change happened while Redis was down or was written by another
     replica, which "delete on change" alone would miss. */
 #ifndef SQ_CACHE_H

@@ -1,12 +1,15 @@
 /*  sq_outbox: the transactional outbox and its relay (see common/README.md).
 
-    A command appends its events to its service's outbox table inside its own transaction,
-    so the change and its events commit or vanish together. The relay, one active per stream
+    A transaction's events are gathered in memory (sq_outbox_many_t) while it runs and
+    written by sq_outbox_flush as its last statement before COMMIT: one INSERT that takes
+    their `seq` from the stream's counter row (`<schema>.stream.last_seq`). The row stays
+    locked until the transaction ends, so the transactions of one stream commit in the order
+    of their seq, and a reader never sees seq n+1 without n: nothing to stamp afterwards and
+    nothing a late committer could make a reader skip. The relay, one active per stream
     whatever the number of replicas (a session advisory lock on its own direct connection;
-    the others stand by and retry), stamps `seq` on committed rows in an order that is safe
-    against transactions committing out of id order, publishes them to the bus, and marks
-    them published. A relay that dies between stamping and marking leaves rows that the next
-    relay publishes again; subscribers drop what they have already seen by `seq`. */
+    the others stand by and retry), publishes the rows after its published position and
+    records that position; a relay that dies before recording it leaves rows that the next
+    relay publishes again, and subscribers drop what they have already seen by `seq`. */
 #ifndef SQ_OUTBOX_H
 #define SQ_OUTBOX_H
 
@@ -16,55 +19,60 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-//  Rows stamped (and published) per round. Stamping is an UPDATE of each row, and rounds of
-//  8,000 cost about 17 µs a row against 26 to 43 µs in rounds of 1,000 (measured here on
-//  the ledger's outbox): a burst (a ledger batch of 8,000) goes out in one round. The PUB
-//  socket's high-water mark (SHEQU_EVENTS_HWM, 100,000) holds a whole round.
+//  Rows read and published per round. A burst (a ledger batch of 8,000) goes out in one
+//  round; the PUB socket's high-water mark (SHEQU_EVENTS_HWM, 100,000) holds a whole round.
 #define SQ_RELAY_BATCH_MAX 8000
 #define SQ_RELAY_POLL_MS_DEFAULT 50   //  SHEQU_RELAY_POLL_MS: idle wait between rounds
-#define SQ_RELAY_BUSY_POLL_MS 1       //  wait while committed rows wait for an older transaction
 #define SQ_RELAY_STANDBY_MS 500       //  a standing-by relay retries the lock this often
 #define SQ_SINCE_LIMIT_MAX 1000       //  most events one events.since reply carries
 
-//  Appends one event to schema.outbox in the caller's open transaction. env gives id, type,
-//  div, at, actor, corr, cause (seq is ignored); data is the raw msgpack of the data map.
-//  The INSERT is deferred (sq_db_defer): it is sent with the transaction's next statement,
-//  at the latest its COMMIT, which reports a failure. Returns 0 or -1 with err set.
-int sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
-                      const void *data, size_t data_size, sq_error_t *err);
-
-//  Many events written by one INSERT ... SELECT FROM unnest, in the order added, instead of
-//  one INSERT each (a ledger batch of 8,000 transfers, or the transfers of several commands
-//  that share a transaction). Each event has its own envelope fields; the data maps lie back
-//  to back in one buffer. All share one `at`.
+//  The events of one transaction, in the order emitted, written by one INSERT ... SELECT
+//  FROM unnest: each has its own envelope fields (id, type, div, actor, corr, cause, at);
+//  the data maps lie back to back in one buffer.
 enum { SQ_MANY_ID, SQ_MANY_TYPE, SQ_MANY_DIV, SQ_MANY_ACTOR, SQ_MANY_CORR, SQ_MANY_CAUSE,
-       SQ_MANY_OFFSET, SQ_MANY_SIZE, SQ_MANY_COLUMNS };
+       SQ_MANY_AT, SQ_MANY_OFFSET, SQ_MANY_SIZE, SQ_MANY_COLUMNS };
 typedef struct {
     sq_db_array_t columns[SQ_MANY_COLUMNS]; //  per event: envelope fields, where its data lies
     msgpack_sbuffer data;                   //  the data maps, back to back
     size_t count;                           //  events added
 } sq_outbox_many_t;
 
+//  How far a sq_outbox_many_t was filled: a savepoint rolled back takes its events with it.
+typedef struct {
+    size_t count;                           //  events
+    size_t data;                            //  bytes of data
+    size_t sizes[SQ_MANY_COLUMNS];          //  bytes of each column's literal
+    size_t counts[SQ_MANY_COLUMNS];         //  elements of each column
+} sq_outbox_mark_t;
+
 void sq_outbox_many_init (sq_outbox_many_t *self);
 void sq_outbox_many_destroy (sq_outbox_many_t *self);
-//  Adds an event: env gives id, type, div, actor, corr and cause (at and seq are ignored).
+//  Adds an event: env gives id, type, div, actor, corr, cause and at (seq is ignored).
 void sq_outbox_many_add (sq_outbox_many_t *self, const sq_envelope_t *env, const void *data,
                          size_t size);
+sq_outbox_mark_t sq_outbox_many_mark (const sq_outbox_many_t *self);
+//  Forgets the events added after mark was taken.
+void sq_outbox_many_rewind (sq_outbox_many_t *self, const sq_outbox_mark_t *mark);
 
-//  Appends every event of many, stamped at, with one deferred INSERT. Returns 0 or -1 with
-//  err set.
-int sq_outbox_append_many (sq_db_t *db, const char *schema, int64_t at, sq_outbox_many_t *many,
-                           sq_error_t *err);
+//  Writes every event of many into schema.outbox with the next seqs of stream, and wakes the
+//  stream's relay once the transaction commits (NOTIFY). Both statements are deferred
+//  (sq_db_defer) and must be the transaction's last: they lock the stream's counter row,
+//  which other writers of the stream wait for until this transaction ends, so a lock taken
+//  after them could deadlock. Nothing happens when many is empty. Returns 0 or -1 with err
+//  set; a failure of the INSERT itself is reported by the COMMIT.
+int sq_outbox_flush (sq_db_t *db, const char *schema, const char *stream,
+                     sq_outbox_many_t *many, sq_error_t *err);
 
-//  Wakes the relay of schema once this transaction commits (NOTIFY). Returns 0 or -1.
-int sq_outbox_notify (sq_db_t *db, const char *schema, sq_error_t *err);
+//  Makes sure stream has its counter row, after the highest seq already in the outbox.
+//  Run once at start, before anything is written. Returns 0 or -1 with err set.
+int sq_outbox_prepare (sq_db_t *db, const char *schema, const char *stream, sq_error_t *err);
 
 //  Packs the events.since result: {"events": [envelope, ...], "last_seq": n} with the
-//  stamped events after seq `after`, at most limit of them. Returns 0 or -1 with err set.
+//  events after seq `after`, at most limit of them. Returns 0 or -1 with err set.
 int sq_outbox_since (sq_db_t *db, const char *schema, const char *stream, uint64_t after,
                      uint32_t limit, msgpack_packer *pk, sq_error_t *err);
 
-//  The stream's last stamped seq, or -1 with err set.
+//  The stream's last committed seq, or -1 with err set.
 int64_t sq_outbox_last_seq (sq_db_t *db, const char *schema, const char *stream,
                             sq_error_t *err);
 

@@ -55,6 +55,7 @@ typedef struct {
     sq_error_t err;              //  set when the handler fails
     void *state;                 //  the service's own state (config.state)
     int events;                  //  events emitted by this command
+    sq_outbox_many_t *outbox;    //  the transaction's events, written before its COMMIT
 } sq_ctx_t;
 
 typedef int (sq_handler_fn) (sq_ctx_t *ctx);
@@ -133,8 +134,10 @@ const char *sq_service_schema (sq_service_t *self);
 //  True while this replica is the one applying the streams it consumes.
 bool sq_service_consuming (sq_service_t *self);
 
-//  Appends an event to the outbox in the command's transaction: type "<service>.<event>",
-//  div the division it concerns, data the raw msgpack of the data map.
+//  Adds an event to the command's transaction: type "<service>.<event>", div the division it
+//  concerns, data the raw msgpack of the data map (copied). The transaction's events are
+//  written to the outbox together just before its COMMIT (sq_outbox_flush), so they take
+//  their seqs in the order emitted and commit or vanish with the change. Returns 0.
 int sq_ctx_emit (sq_ctx_t *ctx, const char *type, const char *div, const void *data,
                  size_t size);
 
@@ -151,17 +154,15 @@ void sq_data_destroy (sq_data_t *data);
 //  Emits "<service>.<name>" for div with the packed data, and frees the data in any case.
 int sq_ctx_emit_data (sq_ctx_t *ctx, sq_data_t *data, const char *name, const char *div);
 
-//  Many events emitted with one statement (sq_outbox_many_t): for commands that make
-//  thousands at once, or a group of commands (sq_group_fn). Add each with
-//  sq_ctx_events_add, as the command it belongs to (its actor, corr and request id), then
-//  emit them all through any one of the contexts with sq_ctx_emit_many, which counts them.
-//  Adds "<service>.<name>" for div with the packed data, and frees the data.
-void sq_ctx_events_add (sq_ctx_t *ctx, sq_outbox_many_t *many, sq_data_t *data,
-                        const char *name, const char *div);
-//  Emits every event of many in the order added; many stays the caller's to destroy. The
-//  events are counted in ctx->events.
-//  Returns 0 or -1 with ctx->err set.
-int sq_ctx_emit_many (sq_ctx_t *ctx, sq_outbox_many_t *many);
+//  How far a command had emitted: a handler that rolls back to a savepoint of its own
+//  rewinds its events with it (sq_ctx_rewind), as the service does for a failed command.
+typedef struct {
+    int events;               //  ctx->events
+    sq_outbox_mark_t outbox;  //  the transaction's events
+} sq_ctx_mark_t;
+
+sq_ctx_mark_t sq_ctx_mark (const sq_ctx_t *ctx);
+void sq_ctx_rewind (sq_ctx_t *ctx, const sq_ctx_mark_t *mark);
 
 //  True when code lies inside the actor's scope (scope "" covers everything).
 bool sq_ctx_in_scope (const sq_ctx_t *ctx, const char *code);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SQ_STAMP_MAX 192 //  "<database>@<started>|<xmin>:<count>" text
+#define SQ_STAMP_MAX 192 //  "<database>@<started>|<last seq>" text
 
 struct sq_cache {
     char address[256];   //  host:port or socket path
@@ -167,21 +167,23 @@ sq_cache_del (sq_cache_t *self, const char *key)
 
 //  Which database a stamp was taken in: its name and its cluster's start time. Two
 //  databases that share one Redis (a city's and a district's platform, or the test
-//  suite's databases) have the same keys, and their xids and counts can coincide; a value
+//  suite's databases) have the same keys, and their seqs can coincide; a value
 //  cached by one must never pass for the other's.
 #define S_STAMP_DATABASE                                                                     \
     "current_database () || '@' || (extract (epoch FROM pg_postmaster_start_time ()) *"      \
     " 1000000)::bigint::text"
 
-//  The outbox stamp now: "<database>@<started>|<xmin>:<rows from xmin on>", read in one
-//  statement (one snapshot).
+//  The outbox stamp now: "<database>@<started>|<last seq>". Every change that emits an event
+//  moves the stream's last seq when it commits (sq_outbox_flush), so an unchanged stamp means
+//  no such change since. Read before the value is computed: a change committed in between
+//  makes the stamp older than the value, which is then recomputed once more, never served
+//  stale.
 static int
 s_stamp (sq_db_t *db, const char *schema, char out[SQ_STAMP_MAX], sq_error_t *err)
 {
     char sql[512];
-    snprintf (sql, sizeof sql, "SELECT " S_STAMP_DATABASE " || '|' || m || ':' || (SELECT"
-              " count(*) FROM %s.outbox WHERE xid >= m) FROM (SELECT pg_snapshot_xmin"
-              " (pg_current_snapshot ()) AS m) s", schema);
+    snprintf (sql, sizeof sql, "SELECT " S_STAMP_DATABASE " || '|' || (SELECT coalesce (sum"
+              " (last_seq), 0) FROM %s.stream)", schema);
     PGresult *res = sq_db_query (db, sql, 0, NULL, err);
     if (!res)
         return -1;
@@ -190,30 +192,13 @@ s_stamp (sq_db_t *db, const char *schema, char out[SQ_STAMP_MAX], sq_error_t *er
     return 0;
 }
 
-//  True when the stamp was taken in this database and no outbox row has appeared since.
+//  True when the stamp was taken in this database and no event has been committed since.
 static bool
 s_stamp_current (sq_db_t *db, const char *schema, const char *stamp)
 {
-    char xmin[SQ_STAMP_MAX];
-    const char *bar = strchr (stamp, '|');
-    if (!bar)
-        return false;
-    snprintf (xmin, sizeof xmin, "%s", bar + 1);
-    char *colon = strchr (xmin, ':');
-    if (!colon || !sq_is_digits (colon + 1, 0))
-        return false;
-    *colon = 0;
-    if (!sq_is_digits (xmin, 0))
-        return false;
-    char sql[512];
-    snprintf (sql, sizeof sql, "SELECT " S_STAMP_DATABASE " || '|' || $1 || ':' || count(*)"
-              " FROM %s.outbox WHERE xid >= $1::xid8", schema);
-    const char *params[] = {xmin};
+    char now[SQ_STAMP_MAX];
     sq_error_t err;
-    PGresult *res = sq_db_query (db, sql, 1, params, &err);
-    bool current = res && strcmp (PQgetvalue (res, 0, 0), stamp) == 0;
-    PQclear (res);
-    return current;
+    return s_stamp (db, schema, now, &err) == 0 && strcmp (now, stamp) == 0;
 }
 
 int

@@ -21,22 +21,6 @@
 #define S_EVENT_COLUMNS "event_id, seq, type, div, at, actor, corr, cause, data"
 #define S_EVENT_COLUMNS_O "event_id, o.seq, o.type, o.div, o.at, o.actor, o.corr, o.cause, o.data"
 
-int
-sq_outbox_append (sq_db_t *db, const char *schema, const sq_envelope_t *env,
-                  const void *data, size_t data_size, sq_error_t *err)
-{
-    char sql[SQ_SQL_MAX];
-    snprintf (sql, sizeof sql, "INSERT INTO %s.outbox (event_id, type, div, at, actor, corr,"
-              " cause, data) VALUES ($1, $2, $3, $4::bigint, $5, $6, $7, $8)", schema);
-    char at[24];
-    snprintf (at, sizeof at, "%" PRId64, env->at);
-    const char *params[] = {env->id, env->type, env->div, at, env->actor, env->corr,
-                            env->cause, data};
-    int lengths[] = {0, 0, 0, 0, 0, 0, 0, (int) data_size};
-    int formats[] = {0, 0, 0, 0, 0, 0, 0, 1};
-    return sq_db_defer (db, sql, 8, params, lengths, formats, err);
-}
-
 void
 sq_outbox_many_init (sq_outbox_many_t *self)
 {
@@ -64,46 +48,80 @@ sq_outbox_many_add (sq_outbox_many_t *self, const sq_envelope_t *env, const void
     sq_db_array_add (&c[SQ_MANY_ACTOR], env->actor);
     sq_db_array_add (&c[SQ_MANY_CORR], env->corr);
     sq_db_array_add (&c[SQ_MANY_CAUSE], env->cause);
+    sq_db_array_add_int (&c[SQ_MANY_AT], env->at);
     sq_db_array_add_int (&c[SQ_MANY_OFFSET], (int64_t) self->data.size);
     sq_db_array_add_int (&c[SQ_MANY_SIZE], (int64_t) size);
     msgpack_sbuffer_write (&self->data, data, size);
     self->count++;
 }
 
-int
-sq_outbox_append_many (sq_db_t *db, const char *schema, int64_t at, sq_outbox_many_t *many,
-                       sq_error_t *err)
+sq_outbox_mark_t
+sq_outbox_many_mark (const sq_outbox_many_t *self)
 {
-    if (many->count == 0)
-        return 0;
-    //  bytea is at most 1 GB, so offsets fit an int; WITH ORDINALITY and ORDER BY keep the
-    //  outbox ids (and so the stream's order) in the order the events were added.
-    char sql[SQ_SQL_MAX];
-    snprintf (sql, sizeof sql, "INSERT INTO %s.outbox (event_id, type, div, actor, corr, cause,"
-              " at, data) SELECT u.id, u.type, u.div, u.actor, u.corr, u.cause, $9::bigint,"
-              " substring ($10::bytea FROM u.off + 1 FOR u.size) FROM unnest ($1::text[],"
-              " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],"
-              " $8::int[]) WITH ORDINALITY AS u (id, type, div, actor, corr, cause, off, size,"
-              " n) ORDER BY u.n", schema);
-    char at_text[24];
-    snprintf (at_text, sizeof at_text, "%" PRId64, at);
-    const char *params[SQ_MANY_COLUMNS + 2];
-    for (int i = 0; i < SQ_MANY_COLUMNS; i++)
-        params[i] = sq_db_array_text (&many->columns[i]);
-    params[SQ_MANY_COLUMNS] = at_text;
-    params[SQ_MANY_COLUMNS + 1] = many->data.data ? many->data.data : "";
-    int lengths[SQ_MANY_COLUMNS + 2] = {[SQ_MANY_COLUMNS + 1] = (int) many->data.size};
-    int formats[SQ_MANY_COLUMNS + 2] = {[SQ_MANY_COLUMNS + 1] = 1};
-    return sq_db_defer (db, sql, SQ_MANY_COLUMNS + 2, params, lengths, formats, err);
+    sq_outbox_mark_t mark = {.count = self->count, .data = self->data.size};
+    for (int i = 0; i < SQ_MANY_COLUMNS; i++) {
+        mark.sizes[i] = self->columns[i].size;
+        mark.counts[i] = self->columns[i].count;
+    }
+    return mark;
+}
+
+void
+sq_outbox_many_rewind (sq_outbox_many_t *self, const sq_outbox_mark_t *mark)
+{
+    assert (mark->count <= self->count);
+    for (int i = 0; i < SQ_MANY_COLUMNS; i++) {
+        self->columns[i].size = mark->sizes[i];
+        self->columns[i].count = mark->counts[i];
+    }
+    self->data.size = mark->data;
+    self->count = mark->count;
 }
 
 int
-sq_outbox_notify (sq_db_t *db, const char *schema, sq_error_t *err)
+sq_outbox_flush (sq_db_t *db, const char *schema, const char *stream, sq_outbox_many_t *many,
+                 sq_error_t *err)
 {
+    if (many->count == 0)
+        return 0;
+    //  The UPDATE takes the stream's next seqs and locks its row until COMMIT: the next
+    //  writer of the stream waits here, so seqs commit in order (sq_outbox.h). Joined LEFT
+    //  so that a missing counter row (sq_outbox_prepare not run) fails on seq's NOT NULL
+    //  instead of writing nothing. bytea is at most 1 GB, so offsets fit an int; WITH
+    //  ORDINALITY keeps the events in the order they were added.
+    char sql[SQ_SQL_MAX];
+    snprintf (sql, sizeof sql, "WITH s AS (UPDATE %s.stream SET last_seq = last_seq +"
+              " $2::bigint WHERE name = $1 RETURNING last_seq - $2::bigint AS base)"
+              " INSERT INTO %s.outbox (seq, event_id, type, div, actor, corr, cause, at, data)"
+              " SELECT s.base + u.n, u.id, u.type, u.div, u.actor, u.corr, u.cause, u.at,"
+              " substring ($3::bytea FROM u.off + 1 FOR u.size) FROM unnest ($4::text[],"
+              " $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[],"
+              " $11::int[], $12::int[]) WITH ORDINALITY AS u (id, type, div, actor, corr,"
+              " cause, at, off, size, n) LEFT JOIN s ON true", schema, schema);
+    char count[24];
+    snprintf (count, sizeof count, "%zu", many->count);
+    const char *params[3 + SQ_MANY_COLUMNS] = {stream, count,
+                                               many->data.data ? many->data.data : ""};
+    for (int i = 0; i < SQ_MANY_COLUMNS; i++)
+        params[3 + i] = sq_db_array_text (&many->columns[i]);
+    int lengths[3 + SQ_MANY_COLUMNS] = {[2] = (int) many->data.size};
+    int formats[3 + SQ_MANY_COLUMNS] = {[2] = 1};
+    if (sq_db_defer (db, sql, 3 + SQ_MANY_COLUMNS, params, lengths, formats, err))
+        return -1;
     char channel[128];
     snprintf (channel, sizeof channel, "shequ_outbox_%s", schema);
-    const char *params[] = {channel};
-    return sq_db_defer (db, "SELECT pg_notify($1, '')", 1, params, NULL, NULL, err);
+    const char *notify[] = {channel};
+    return sq_db_defer (db, "SELECT pg_notify($1, '')", 1, notify, NULL, NULL, err);
+}
+
+int
+sq_outbox_prepare (sq_db_t *db, const char *schema, const char *stream, sq_error_t *err)
+{
+    char sql[SQ_SQL_MAX];
+    snprintf (sql, sizeof sql, "INSERT INTO %s.stream (name, last_seq) SELECT $1, coalesce"
+              " (max (seq), 0) FROM %s.outbox ON CONFLICT DO NOTHING", schema, schema);
+    const char *params[] = {stream};
+    return sq_db_exec (db, sql, 1, params, err);
 }
 
 //  Packs one envelope from a row of S_EVENT_COLUMNS; *env gets its fields.
@@ -193,11 +211,10 @@ struct sq_relay {
     atomic_uint_fast64_t published; //  events sent since start
     sq_db_t *db;                 //  the relay's own direct connection (holds the lock)
     void *pub;                   //  PUB socket to events_in
-    uint64_t sent_upto;          //  highest seq sent, not yet marked published
-    char sql_stamp[SQ_SQL_MAX];  //  stamps seq on rows older than every running transaction
-    char sql_fetch[SQ_SQL_MAX];  //  stamped rows after the stream's published_seq, in order
-    char sql_mark[SQ_SQL_MAX];   //  advances the stream's published_seq
-    char sql_waiting[SQ_SQL_MAX]; // are there unstamped rows at all
+    uint64_t sent_upto;          //  highest seq sent
+    uint64_t recorded;           //  highest seq recorded as published
+    char sql_fetch[SQ_SQL_MAX];  //  committed rows after a seq, in order
+    char sql_record[SQ_SQL_MAX]; //  records the published position
 };
 
 sq_relay_t *
@@ -212,35 +229,16 @@ sq_relay_new (const char *conninfo, const char *schema, const char *stream,
     snprintf (self->events_in, sizeof self->events_in, "%s", events_in);
     self->poll_ms = (int) sq_config_int ("SHEQU_RELAY_POLL_MS", SQ_RELAY_POLL_MS_DEFAULT, 1,
                                          60000);
-    //  NB: row_number over (xid, id) gives seq in the order transactions took their ids;
-    //  only rows whose transaction is older than the oldest one still running are taken,
-    //  so no transaction can later commit a row that belongs before them.
-    //  One statement stamps, advances the stream and returns the stamped rows to publish.
-    //  Only this relay writes seq and last_seq (it holds the advisory lock), so reading
-    //  last_seq in the same statement is safe.
-    snprintf (self->sql_stamp, sizeof self->sql_stamp,
-              "WITH pick AS (SELECT id, row_number () OVER (ORDER BY xid, id) AS rn"
-              " FROM %s.outbox WHERE seq IS NULL"
-              " AND xid < pg_snapshot_xmin (pg_current_snapshot ())"
-              " ORDER BY xid, id LIMIT %d),"
-              " base AS (SELECT last_seq FROM %s.stream WHERE name = $1),"
-              " stamped AS (UPDATE %s.outbox o SET seq = base.last_seq + pick.rn"
-              " FROM pick, base WHERE o.id = pick.id RETURNING o." S_EVENT_COLUMNS_O "),"
-              " bump AS (UPDATE %s.stream SET last_seq = last_seq + (SELECT count (*) FROM pick)"
-              " WHERE name = $1 AND EXISTS (SELECT 1 FROM pick))"
-              " SELECT * FROM stamped ORDER BY seq",
-              schema, SQ_RELAY_BATCH_MAX, schema, schema, schema);
-    //  How far the stream was published is one number in its stream row
-    //  (schemas/common/002_published_position.sql), not a flag per outbox row.
+    //  NB: seqs commit in order (sq_outbox_flush), so the committed rows after a seq are
+    //  always a run without gaps: "everything after the last seq sent" skips nothing.
     snprintf (self->sql_fetch, sizeof self->sql_fetch,
-              "SELECT " S_EVENT_COLUMNS " FROM %s.outbox WHERE seq > (SELECT published_seq"
-              " FROM %s.stream WHERE name = $1) ORDER BY seq LIMIT %d", schema, schema,
-              SQ_RELAY_BATCH_MAX);
-    snprintf (self->sql_mark, sizeof self->sql_mark,
-              "UPDATE %s.stream SET published_seq = greatest (published_seq, $2::bigint)"
-              " WHERE name = $1", schema);
-    snprintf (self->sql_waiting, sizeof self->sql_waiting,
-              "SELECT EXISTS (SELECT 1 FROM %s.outbox WHERE seq IS NULL)", schema);
+              "SELECT " S_EVENT_COLUMNS " FROM %s.outbox WHERE seq > $1::bigint ORDER BY seq"
+              " LIMIT %d", schema, SQ_RELAY_BATCH_MAX);
+    //  Its own table, not the stream's counter row, which writers hold locked until they
+    //  commit (schemas/common/003_seq_at_commit.sql).
+    snprintf (self->sql_record, sizeof self->sql_record,
+              "UPDATE %s.relay_position SET published_seq = greatest (published_seq,"
+              " $2::bigint) WHERE name = $1", schema);
     return self;
 }
 
@@ -281,16 +279,29 @@ s_relay_acquire (sq_relay_t *self)
     PQclear (res);
     if (!held)
         return 0;
+    //  NB: recording the position needs no flush of its own: if a crash loses it, the next
+    //  relay publishes those events again, which subscribers drop by seq.
     char sql[SQ_SQL_MAX];
-    snprintf (sql, sizeof sql, "INSERT INTO %s.stream (name) VALUES ($1)"
+    snprintf (sql, sizeof sql, "INSERT INTO %s.relay_position (name) VALUES ($1)"
               " ON CONFLICT DO NOTHING", self->schema);
     const char *stream[] = {self->stream};
     snprintf (why, sizeof why, "LISTEN shequ_outbox_%s", self->schema);
-    if (sq_db_exec (self->db, sql, 1, stream, &err)
+    if (sq_db_exec (self->db, "SET synchronous_commit TO off", 0, NULL, &err)
+        || sq_db_exec (self->db, sql, 1, stream, &err)
         || sq_db_exec (self->db, why, 0, NULL, &err)) {
         sq_db_destroy (&self->db);
         return -1;
     }
+    snprintf (sql, sizeof sql, "SELECT published_seq FROM %s.relay_position WHERE name = $1",
+              self->schema);
+    res = sq_db_query (self->db, sql, 1, stream, &err);
+    if (!res || PQntuples (res) != 1) {
+        PQclear (res);
+        sq_db_destroy (&self->db);
+        return -1;
+    }
+    self->sent_upto = self->recorded = strtoull (PQgetvalue (res, 0, 0), NULL, 10);
+    PQclear (res);
     return 1;
 }
 
@@ -319,50 +330,6 @@ s_relay_send (sq_relay_t *self, PGresult *res)
     }
 }
 
-//  Stamps seq on the rows that are safe to order and commits, in two round trips (BEGIN,
-//  the published mark and the stamp go in one pipeline). Returns the stamped rows to
-//  publish (the caller clears them), or NULL with err set.
-static PGresult *
-s_relay_stamp (sq_relay_t *self, sq_error_t *err)
-{
-    const char *stream[] = {self->stream};
-    char upto[24];
-    snprintf (upto, sizeof upto, "%" PRIu64, self->sent_upto);
-    const char *mark[] = {self->stream, upto};
-    //  NB: the stamp needs no flush of its own. A row becomes stampable only when every
-    //  transaction that could commit a row ordered before it (by xid, id) has ended, so
-    //  the stamped rows are always a prefix of that order and seq is a function of the
-    //  committed rows alone. If a crash loses this commit, the next relay stamps the same
-    //  rows with the same seq. Not waiting for the WAL flush here spares one fsync per round.
-    if (sq_db_defer (self->db, "BEGIN", 0, NULL, NULL, NULL, err)
-        || sq_db_defer (self->db, "SET LOCAL synchronous_commit TO off", 0, NULL, NULL, NULL, err)
-        || (self->sent_upto && sq_db_defer (self->db, self->sql_mark, 2, mark, NULL, NULL, err)))
-        return NULL;
-    PGresult *res = sq_db_query (self->db, self->sql_stamp, 1, stream, err);
-    if (!res || sq_db_commit (self->db, err)) {
-        PQclear (res);
-        sq_db_rollback (self->db);
-        return NULL;
-    }
-    self->sent_upto = 0;
-    return res;
-}
-
-//  Publishes rows stamped but never marked published: a relay that died between the two
-//  left them. Run once when this relay takes over. Returns rows sent, or -1.
-static int
-s_relay_leftovers (sq_relay_t *self, sq_error_t *err)
-{
-    const char *stream[] = {self->stream};
-    PGresult *res = sq_db_query (self->db, self->sql_fetch, 1, stream, err);
-    if (!res)
-        return -1;
-    int rows = PQntuples (res);
-    s_relay_send (self, res);
-    PQclear (res);
-    return rows;
-}
-
 //  Waits up to timeout_ms for a NOTIFY on the relay's connection, then drains them.
 static void
 s_relay_wait (sq_relay_t *self, int timeout_ms)
@@ -376,28 +343,34 @@ s_relay_wait (sq_relay_t *self, int timeout_ms)
         PQfreemem (note);
 }
 
-//  One round as the active relay. Returns 0 when it went well, -1 when the connection
-//  (and with it the lock) should be dropped.
+//  One round as the active relay: records how far the last round published and reads what
+//  follows, in one round trip. Returns 0 when it went well, -1 when the connection (and
+//  with it the lock) should be dropped.
 static int
 s_relay_round (sq_relay_t *self)
 {
     sq_error_t err;
-    PGresult *res = s_relay_stamp (self, &err);
+    char upto[24];
+    snprintf (upto, sizeof upto, "%" PRIu64, self->sent_upto);
+    const char *record[] = {self->stream, upto};
+    const char *after[] = {upto};
+    bool recording = self->sent_upto > self->recorded;
+    PGresult *res = NULL;
+    if (!recording || sq_db_defer (self->db, self->sql_record, 2, record, NULL, NULL, &err) == 0)
+        res = sq_db_query (self->db, self->sql_fetch, 1, after, &err);
     if (!res) {
         sq_log_warn ("relay lost its database connection", "stream=%s error=\"%s\"",
                      self->stream, err.message);
         return -1;
     }
-    int stamped = PQntuples (res);
+    if (recording)
+        self->recorded = self->sent_upto;
+    int rows = PQntuples (res);
     s_relay_send (self, res);
     PQclear (res);
-    if (stamped > 0)
-        return 0; //  more may be waiting: go again at once
-    res = sq_db_query (self->db, self->sql_waiting, 0, NULL, &err);
-    bool waiting = res && strcmp (PQgetvalue (res, 0, 0), "t") == 0;
-    PQclear (res);
-    s_relay_wait (self, waiting ? SQ_RELAY_BUSY_POLL_MS : self->poll_ms);
-    return 0;
+    if (rows == 0)
+        s_relay_wait (self, self->poll_ms);
+    return 0; //  after rows, more may be waiting: go again at once
 }
 
 static void *
@@ -407,12 +380,10 @@ s_relay_thread (void *arg)
     while (!atomic_load (&self->stop)) {
         if (!atomic_load (&self->active)) {
             int held = s_relay_acquire (self);
-            sq_error_t err;
-            if (held == 1 && s_relay_leftovers (self, &err) < 0)
-                held = -1, sq_db_destroy (&self->db);
             if (held == 1) {
                 atomic_store (&self->active, true);
-                sq_log_info ("relay active", "stream=%s schema=%s", self->stream, self->schema);
+                sq_log_info ("relay active", "stream=%s schema=%s from_seq=%" PRIu64,
+                             self->stream, self->schema, self->sent_upto + 1);
                 continue;
             }
             if (held == 0)

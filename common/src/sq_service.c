@@ -127,8 +127,7 @@ sq_ctx_emit (sq_ctx_t *ctx, const char *type, const char *div, const void *data,
     snprintf (env.actor, sizeof env.actor, "%s", ctx->actor->id);
     snprintf (env.corr, sizeof env.corr, "%s", ctx->corr);
     snprintf (env.cause, sizeof env.cause, "%s", ctx->request_id);
-    if (sq_outbox_append (ctx->db, ctx->service->schema, &env, data, size, &ctx->err))
-        return -1;
+    sq_outbox_many_add (ctx->outbox, &env, data, size);
     ctx->events++;
     return 0;
 }
@@ -156,28 +155,17 @@ sq_ctx_emit_data (sq_ctx_t *ctx, sq_data_t *data, const char *name, const char *
     return rc;
 }
 
-void
-sq_ctx_events_add (sq_ctx_t *ctx, sq_outbox_many_t *many, sq_data_t *data, const char *name,
-                   const char *div)
+sq_ctx_mark_t
+sq_ctx_mark (const sq_ctx_t *ctx)
 {
-    sq_envelope_t env = {0};
-    sq_id_new (env.id);
-    snprintf (env.type, sizeof env.type, "%s.%s", ctx->service->name, name);
-    snprintf (env.div, sizeof env.div, "%s", div ? div : "");
-    snprintf (env.actor, sizeof env.actor, "%s", ctx->actor->id);
-    snprintf (env.corr, sizeof env.corr, "%s", ctx->corr);
-    snprintf (env.cause, sizeof env.cause, "%s", ctx->request_id);
-    sq_outbox_many_add (many, &env, data->buf.data, data->buf.size);
-    sq_data_destroy (data);
+    return (sq_ctx_mark_t) {.events = ctx->events, .outbox = sq_outbox_many_mark (ctx->outbox)};
 }
 
-int
-sq_ctx_emit_many (sq_ctx_t *ctx, sq_outbox_many_t *many)
+void
+sq_ctx_rewind (sq_ctx_t *ctx, const sq_ctx_mark_t *mark)
 {
-    if (sq_outbox_append_many (ctx->db, ctx->service->schema, sq_now_us (), many, &ctx->err))
-        return -1;
-    ctx->events += (int) many->count;
-    return 0;
+    sq_outbox_many_rewind (ctx->outbox, &mark->outbox);
+    ctx->events = mark->events;
 }
 
 bool
@@ -527,7 +515,8 @@ s_undo (sq_db_t *db, bool savepoint, sq_error_t *err)
 //  command alone spares the two round trips). Returns the number of events it emitted,
 //  or -1 when the transaction itself is lost (the whole batch then fails).
 static int
-s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, bool savepoint)
+s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, sq_outbox_many_t *outbox,
+           s_item_t *item, bool savepoint)
 {
     sq_error_t err = {0};
     //  Deferred: the savepoint rides along with the command's first statement.
@@ -545,7 +534,10 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, b
     msgpack_packer_init (&pk, &result, msgpack_sbuffer_write);
     sq_ctx_t ctx = {.service = self, .db = db, .cache = cache, .cmd = item->cmd,
                     .args = item->args, .actor = &item->actor, .corr = item->corr,
-                    .request_id = request_id, .pk = &pk, .state = self->config.state};
+                    .request_id = request_id, .pk = &pk, .state = self->config.state,
+                    .outbox = outbox};
+    //  What it emits goes with what it wrote when it is undone.
+    sq_ctx_mark_t start = sq_ctx_mark (&ctx);
     sq_handler_fn *fn = item->fn ? item->fn
                                  : strcmp (item->cmd, "health") == 0 ? s_health : s_events_since;
     int rc = fn (&ctx);
@@ -556,7 +548,7 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, b
         if (!ctx.err.code)
             sq_error_set (&ctx.err, SQ_ERR_INTERNAL, "", "%s failed without saying why", item->cmd);
         s_reply_error (item, &ctx.err);
-        ctx.events = 0;
+        sq_ctx_rewind (&ctx, &start);
         if (s_undo (db, savepoint, &err))
             return -1;
     }
@@ -569,7 +561,7 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item, b
         sq_error_set (&err, SQ_ERR_UNAVAILABLE, "idem",
                       "a request with idem key %s is in progress; retry", item->idem);
         s_reply_error (item, &err);
-        ctx.events = 0;
+        sq_ctx_rewind (&ctx, &start);
     }
     if (savepoint && sq_db_defer (db, "RELEASE SAVEPOINT command", 0, NULL, NULL, NULL, &err))
         return -1;
@@ -599,7 +591,8 @@ s_keepalive (const s_sockets_t *sockets)
 //  idem key (a remembered reply needs a savepoint per command), when there are at least two.
 //  Returns the events they emitted, or -1 when the transaction is lost.
 static int
-s_run_groups (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *items, int count)
+s_run_groups (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, sq_outbox_many_t *outbox,
+              s_item_t *items, int count)
 {
     int events = 0;
     for (int first = 0; first < count; first++) {
@@ -628,7 +621,7 @@ s_run_groups (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, s_item_t *item
             ctxs[k] = (sq_ctx_t) {.service = self, .db = db, .cache = cache, .cmd = item->cmd,
                                   .args = item->args, .actor = &item->actor, .corr = item->corr,
                                   .request_id = request_ids[k], .pk = &pks[k],
-                                  .state = self->config.state};
+                                  .state = self->config.state, .outbox = outbox};
         }
         int rc = lead->group (ctxs, n);
         for (int k = 0; k < n; k++) {
@@ -672,7 +665,9 @@ s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, const s_sock
     //  own queries and the batch one more for COMMIT (sq_db_defer).
     int rc = (*db_p && sq_db_alive (*db_p))
                  ? sq_db_defer (*db_p, "BEGIN", 0, NULL, NULL, NULL, &err) : -1;
-    int grouped = rc == 0 ? s_run_groups (self, *db_p, cache, items, count) : 0;
+    sq_outbox_many_t outbox; //  the batch's events, written just before its COMMIT
+    sq_outbox_many_init (&outbox);
+    int grouped = rc == 0 ? s_run_groups (self, *db_p, cache, &outbox, items, count) : 0;
     if (grouped < 0)
         rc = -1;
     else
@@ -681,15 +676,16 @@ s_run_batch (sq_service_t *self, sq_db_t **db_p, sq_cache_t *cache, const s_sock
         if (items[i].answered || items[i].grouped)
             continue;
         s_keepalive (sockets);
-        int emitted = s_run_one (self, *db_p, cache, &items[i], undecided > 1);
+        int emitted = s_run_one (self, *db_p, cache, &outbox, &items[i], undecided > 1);
         if (emitted < 0)
             rc = -1;
         else
             events += emitted;
     }
     s_keepalive (sockets);
-    if (rc == 0 && events)
-        rc = sq_outbox_notify (*db_p, self->schema, &err);
+    if (rc == 0)
+        rc = sq_outbox_flush (*db_p, self->schema, self->name, &outbox, &err);
+    sq_outbox_many_destroy (&outbox);
     if (rc == 0)
         rc = sq_db_commit (*db_p, &err);
     if (rc == 0) {
@@ -797,13 +793,16 @@ s_sweep (sq_service_t *self, sq_db_t *db, sq_cache_t *cache)
         msgpack_sbuffer_init (&discard);
         msgpack_packer pk;
         msgpack_packer_init (&pk, &discard, msgpack_sbuffer_write);
+        sq_outbox_many_t outbox;
+        sq_outbox_many_init (&outbox);
         sq_ctx_t ctx = {.service = self, .db = db, .cache = cache, .cmd = sweep->name,
                         .actor = &actor, .corr = "", .request_id = request_id, .pk = &pk,
-                        .state = self->config.state};
+                        .state = self->config.state, .outbox = &outbox};
         sq_error_t err = {0};
         int rc = sq_db_begin (db, &err) ? -1 : sweep->fn (&ctx);
-        if (rc == 0 && ctx.events)
-            rc = sq_outbox_notify (db, self->schema, &ctx.err);
+        if (rc == 0)
+            rc = sq_outbox_flush (db, self->schema, self->name, &outbox, &ctx.err);
+        sq_outbox_many_destroy (&outbox);
         if (rc == 0)
             rc = sq_db_commit (db, &ctx.err);
         if (rc) {
@@ -906,13 +905,17 @@ s_consume_one (sq_service_t *self, s_consumer_t *c, const sq_consumer_t *consume
     msgpack_sbuffer_init (&discard);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &discard, msgpack_sbuffer_write);
+    sq_outbox_many_t outbox;
+    sq_outbox_many_init (&outbox);
     sq_ctx_t ctx = {.service = self, .db = c->db, .cache = c->cache, .cmd = event->env.type,
                     .args = event->env.data, .actor = &actor, .corr = event->env.corr,
-                    .request_id = event->env.id, .pk = &pk, .state = self->config.state};
+                    .request_id = event->env.id, .pk = &pk, .state = self->config.state,
+                    .outbox = &outbox};
     int rc = consumer->fn (&ctx, event);
     msgpack_sbuffer_destroy (&discard);
-    if (rc == 0 && ctx.events && sq_outbox_notify (c->db, self->schema, &err))
+    if (rc == 0 && sq_outbox_flush (c->db, self->schema, self->name, &outbox, &err))
         rc = -1, ctx.err = err;
+    sq_outbox_many_destroy (&outbox);
     if (rc == 0 && sq_db_commit (c->db, &err) == 0)
         return 0;
     sq_db_rollback (c->db);
@@ -1032,6 +1035,8 @@ sq_service_start (sq_service_t *self)
     }
     sq_error_t err = {0};
     int applied = sq_migrate_run (db, self->schema, self->name, &err);
+    if (applied >= 0 && sq_outbox_prepare (db, self->schema, self->name, &err))
+        applied = -1;
     sq_db_destroy (&db);
     if (applied < 0) {
         sq_log_error ("could not start: migrations failed", "service=%s error=\"%s\"",

@@ -699,8 +699,6 @@ s_write_rows (s_apply_t *self)
         sq_db_array_init (&a[k]);
     sq_db_array_init (&pending_ids);
     sq_db_array_init (&pending_expires);
-    sq_outbox_many_t events;
-    sq_outbox_many_init (&events);
     for (size_t i = 0; i < self->count; i++) {
         const ledger_result_t *r = &self->out->results[i];
         if (r->outcome != LEDGER_CREATED)
@@ -728,7 +726,7 @@ s_write_rows (s_apply_t *self)
         sq_data_t data;
         char div[SQ_DIV_MAX];
         const char *name = ledger_row_event (row, &data, div);
-        sq_ctx_events_add (s_owner (self, i), &events, &data, name, div);
+        sq_ctx_emit_data (s_owner (self, i), &data, name, div);
     }
     const char *params[A_COUNT];
     for (int k = 0; k < A_COUNT; k++)
@@ -749,13 +747,10 @@ s_write_rows (s_apply_t *self)
         rc = sq_db_defer (self->ctx->db, "INSERT INTO ledger.pending_open (id, expires_at)"
                           " SELECT * FROM unnest ($1::text[], $2::bigint[])", 2, pparams, NULL,
                           NULL, &self->ctx->err);
-    if (rc == 0)
-        rc = sq_ctx_emit_many (self->ctx, &events);
     for (int k = 0; k < A_COUNT; k++)
         sq_db_array_destroy (&a[k]);
     sq_db_array_destroy (&pending_ids);
     sq_db_array_destroy (&pending_expires);
-    sq_outbox_many_destroy (&events);
     return rc;
 }
 

@@ -295,7 +295,7 @@ notify_sweep_rows (sq_ctx_t *ctx, PGresult *res, int (*send) (sq_ctx_t *, PGresu
         //  Deferred: the savepoint rides along with the row's first statement.
         if (sq_db_defer (ctx->db, "SAVEPOINT notify_row", 0, NULL, NULL, NULL, &ctx->err))
             return -1;
-        //  NB: RELEASE also sends the row's deferred outbox INSERT, and reports its failure.
+        sq_ctx_mark_t mark = sq_ctx_mark (ctx); //  the row's events go if it is undone
         if (send (ctx, res, i) == 0
             && sq_db_exec (ctx->db, "RELEASE SAVEPOINT notify_row", 0, NULL, &ctx->err) == 0)
             continue;
@@ -306,6 +306,7 @@ notify_sweep_rows (sq_ctx_t *ctx, PGresult *res, int (*send) (sq_ctx_t *, PGresu
         sq_db_flush (ctx->db, &ignored); //  a deferred INSERT would abort the ROLLBACK TO
         if (sq_db_exec (ctx->db, "ROLLBACK TO SAVEPOINT notify_row", 0, NULL, &ctx->err))
             return -1;
+        sq_ctx_rewind (ctx, &mark);
         memset (&ctx->err, 0, sizeof ctx->err);
         break; //  the database misbehaves: keep what was sent, take no more
     }

@@ -1,10 +1,12 @@
 /*  Events of the registry on the real bus: topic and envelope, contracts, events.since
-    equal to what was published, the out-of-order commit trap of the outbox relay, the
+    equal to what was published, the out-of-order commit trap of the outbox, the
     inbox, and two registry processes sharing requests. */
 #include "sq_test.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -178,29 +180,41 @@ test_events_since_equals_published (void **state)
     sq_test_reply_destroy (&reply);
 }
 
-//  Inserts a hand-made outbox row on db inside its open transaction.
+//  Writes one hand-made event of the registry's stream in db's open transaction, as a
+//  service does before its COMMIT (sq_outbox_flush), and sends it now.
 static void
-s_outbox_row (sq_db_t *db, const char *event_id)
+s_write_event (sq_db_t *db, const char *event_id)
 {
-    const char *params[] = {event_id};
+    sq_envelope_t env = {.at = 1700000000000000};
+    snprintf (env.id, sizeof env.id, "%s", event_id);
+    snprintf (env.type, sizeof env.type, "registry.trap_checked");
+    snprintf (env.div, sizeof env.div, COMMUNITY);
+    snprintf (env.actor, sizeof env.actor, "test");
+    sq_outbox_many_t many;
+    sq_outbox_many_init (&many);
+    sq_outbox_many_add (&many, &env, "\x80", 1);
     sq_error_t err;
-    if (sq_db_exec (db, "INSERT INTO registry.outbox (event_id, type, div, at, actor, data)"
-                    " VALUES ($1, 'registry.trap_checked', '" COMMUNITY "', 1700000000000000,"
-                    " 'test', '\\x80'::bytea)", 1, params, &err))
+    if (sq_outbox_flush (db, "registry", "registry", &many, &err) || sq_db_flush (db, &err))
         fail_msg ("%s", err.message);
+    sq_outbox_many_destroy (&many);
 }
 
-static char *
-s_seq_of (const char *event_id)
+//  Checks that the next two trap events arrive in this order with the next two seqs.
+static void
+s_expect_in_order (sq_sub_t *sub, uint64_t start, const char *first, const char *second)
 {
-    char sql[256];
-    snprintf (sql, sizeof sql, "SELECT coalesce (seq::text, 'none') FROM registry.outbox"
-              " WHERE event_id = '%s'", event_id);
-    return sq_test_db_value (s_db, sql);
+    const char *expected[] = {first, second};
+    for (int i = 0; i < 2; i++) {
+        sq_event_t *event = s_next_of (sub, "registry.trap_checked");
+        assert_string_equal (event->env.id, expected[i]);
+        assert_int_equal (event->env.seq, start + 1 + (uint64_t) i);
+        sq_event_destroy (&event);
+    }
 }
 
-//  DESIGN.md known trap: a transaction that took a lower id but commits later must still be
-//  published, with its seq, never skipped.
+//  DESIGN.md known trap: a transaction that began first but commits last must still be
+//  published, with its seq, never skipped. seq is taken when the events are written, just
+//  before COMMIT, so it follows the order of commits, not of beginnings.
 static void
 test_late_commit_is_published_not_skipped (void **state)
 {
@@ -209,25 +223,64 @@ test_late_commit_is_published_not_skipped (void **state)
     sq_sub_t *sub = sq_sub_new (bus_endpoint_events_out (s_bus), bus_endpoint_commands (s_bus));
     sq_sub_track (sub, "registry", start);
     sq_db_t *a = sq_test_db_connect (s_conninfo), *b = sq_test_db_connect (s_conninfo);
+    //  a begins first and takes the lower transaction id, then b writes and commits.
     assert_int_equal (sq_db_begin (a, &err), 0);
-    s_outbox_row (a, "trap-early-id-late-commit");
+    free (sq_test_db_value (a, "SELECT pg_current_xact_id ()::text"));
     assert_int_equal (sq_db_begin (b, &err), 0);
-    s_outbox_row (b, "trap-late-id-early-commit");
+    s_write_event (b, "trap-late-begin-early-commit");
     assert_int_equal (sq_db_commit (b, &err), 0);
-    usleep (300 * 1000);
-    char *seq = s_seq_of ("trap-late-id-early-commit");
-    assert_string_equal (seq, "none"); //  not stamped while an older transaction runs
-    free (seq);
+    s_write_event (a, "trap-early-begin-late-commit");
     assert_int_equal (sq_db_commit (a, &err), 0);
-    const char *expected[] = {"trap-early-id-late-commit", "trap-late-id-early-commit"};
-    for (int i = 0; i < 2; i++) {
-        sq_event_t *event = s_next_of (sub, "registry.trap_checked");
-        assert_string_equal (event->env.id, expected[i]);
-        assert_int_equal (event->env.seq, start + 1 + (uint64_t) i);
-        sq_event_destroy (&event);
-    }
+    s_expect_in_order (sub, start, "trap-late-begin-early-commit", "trap-early-begin-late-commit");
     sq_db_destroy (&a);
     sq_db_destroy (&b);
+    sq_sub_destroy (&sub);
+}
+
+typedef struct {
+    sq_db_t *db;         //  the second writer's connection
+    atomic_bool done;    //  its COMMIT returned
+    int rc;              //  what the COMMIT returned
+} s_writer_t;
+
+static void *
+s_second_writer (void *arg)
+{
+    s_writer_t *w = arg;
+    sq_error_t err;
+    s_write_event (w->db, "trap-second-writer");
+    w->rc = sq_db_commit (w->db, &err);
+    atomic_store (&w->done, true);
+    return NULL;
+}
+
+//  Two writers of one stream: the second waits for the first to end, so seqs commit in
+//  order and a reader that sees seq n+1 has seen n.
+static void
+test_writers_commit_in_seq_order (void **state)
+{
+    sq_error_t err;
+    uint64_t start = (uint64_t) sq_outbox_last_seq (s_db, "registry", "registry", &err);
+    sq_sub_t *sub = sq_sub_new (bus_endpoint_events_out (s_bus), bus_endpoint_commands (s_bus));
+    sq_sub_track (sub, "registry", start);
+    sq_db_t *a = sq_test_db_connect (s_conninfo);
+    s_writer_t w = {.db = sq_test_db_connect (s_conninfo)};
+    assert_int_equal (sq_db_begin (a, &err), 0);
+    s_write_event (a, "trap-first-writer");
+    assert_int_equal (sq_db_begin (w.db, &err), 0);
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_second_writer, &w), 0);
+    usleep (300 * 1000);
+    assert_false (atomic_load (&w.done)); //  waits on the stream's counter row
+    assert_int_equal (sq_outbox_last_seq (s_db, "registry", "registry", &err), (int64_t) start);
+    assert_int_equal (sq_db_commit (a, &err), 0);
+    pthread_join (thread, NULL);
+    assert_int_equal (w.rc, 0);
+    s_expect_in_order (sub, start, "trap-first-writer", "trap-second-writer");
+    assert_int_equal (sq_outbox_last_seq (s_db, "registry", "registry", &err),
+                      (int64_t) start + 2);
+    sq_db_destroy (&a);
+    sq_db_destroy (&w.db);
     sq_sub_destroy (&sub);
 }
 
@@ -294,6 +347,7 @@ main (void)
         cmocka_unit_test (test_registration_event_topic_envelope_contract),
         cmocka_unit_test (test_events_since_equals_published),
         cmocka_unit_test (test_late_commit_is_published_not_skipped),
+        cmocka_unit_test (test_writers_commit_in_seq_order),
         cmocka_unit_test (test_inbox_applies_once),
         cmocka_unit_test (test_replicas_share_requests),
     };

@@ -335,10 +335,17 @@ static void
 s_relay_wait (sq_relay_t *self, int timeout_ms)
 {
     PGconn *conn = sq_db_conn (self->db);
+    //  NB: a NOTIFY that came while the last query ran was read into libpq's queue with its
+    //  result, and the socket will not wake poll for it: look there first.
+    bool noted = false;
+    PGnotify *note;
+    while ((note = PQnotifies (conn)))
+        PQfreemem (note), noted = true;
+    if (noted)
+        return;
     struct pollfd fd = {.fd = PQsocket (conn), .events = POLLIN};
     if (fd.fd >= 0 && poll (&fd, 1, timeout_ms) > 0)
         PQconsumeInput (conn);
-    PGnotify *note;
     while ((note = PQnotifies (conn)))
         PQfreemem (note);
 }
@@ -368,9 +375,11 @@ s_relay_round (sq_relay_t *self)
     int rows = PQntuples (res);
     s_relay_send (self, res);
     PQclear (res);
-    if (rows == 0)
+    //  A full round may have left more: go again at once. Otherwise everything committed
+    //  before the read was read, and what commits later sends a NOTIFY.
+    if (rows < SQ_RELAY_BATCH_MAX)
         s_relay_wait (self, self->poll_ms);
-    return 0; //  after rows, more may be waiting: go again at once
+    return 0;
 }
 
 static void *

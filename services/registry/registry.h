@@ -43,6 +43,8 @@ sq_handler_fn registry_division_import, registry_division_get, registry_division
 sq_handler_fn registry_division_communities;
 sq_handler_fn registry_grid_create, registry_grid_list, registry_household_create;
 sq_handler_fn registry_resident_register, registry_resident_get, registry_resident_find;
+//  resident.register of several clients in one group commit: one INSERT for all of them.
+sq_group_fn registry_resident_register_group;
 sq_handler_fn registry_resident_move, registry_resident_leave, registry_resident_list;
 sq_handler_fn registry_volunteer_register, registry_volunteer_log_hours;
 sq_handler_fn registry_org_register, registry_staff_add, registry_staff_list;

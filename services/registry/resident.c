@@ -4,7 +4,9 @@
 #include "sq_identity.h"
 #include "registry.h"
 
+#include <assert.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,36 +106,78 @@ s_read_registration (sq_ctx_t *ctx, s_registration_t *r)
     return 0;
 }
 
-//  Inserts the resident; a second registration of one identity number is a conflict.
+//  A registration sealed for storage: its new id, the blind index of its identity number,
+//  the sealed and masked identity number and phone.
+typedef struct {
+    char id[SQ_ID_SIZE];
+    char index[SQ_CRYPT_INDEX_HEX_SIZE];
+    uint8_t *id_sealed;
+    size_t id_size;
+    uint8_t *phone_sealed;         //  NULL when no phone
+    size_t phone_size;
+    char id_masked[SQ_ID_NUMBER_SIZE];
+    char phone_masked[SQ_PHONE_SIZE];
+} s_sealed_t;
+
+//  Returns 0, or -1 with ctx->err set.
 static int
-s_insert (sq_ctx_t *ctx, const s_registration_t *r, const char *id, char *id_masked,
-          char *phone_masked)
+s_seal (sq_ctx_t *ctx, const s_registration_t *r, s_sealed_t *out)
 {
     registry_t *registry = ctx->state;
-    char index[SQ_CRYPT_INDEX_HEX_SIZE];
-    sq_crypt_blind_index (registry->crypt, r->id_number, index);
-    sq_mask_id_number (r->id_number, id_masked);
-    size_t id_size = 0, phone_size = 0;
-    uint8_t *id_sealed = sq_crypt_seal (registry->crypt, r->id_number, strlen (r->id_number),
-                                        &id_size);
-    uint8_t *phone_sealed = NULL;
+    memset (out, 0, sizeof *out);
+    sq_id_new (out->id);
+    sq_crypt_blind_index (registry->crypt, r->id_number, out->index);
+    sq_mask_id_number (r->id_number, out->id_masked);
+    out->id_sealed = sq_crypt_seal (registry->crypt, r->id_number, strlen (r->id_number),
+                                    &out->id_size);
     if (r->phone[0]) {
-        phone_sealed = sq_crypt_seal (registry->crypt, r->phone, strlen (r->phone), &phone_size);
-        sq_mask_phone (r->phone, phone_masked);
+        out->phone_sealed = sq_crypt_seal (registry->crypt, r->phone, strlen (r->phone),
+                                           &out->phone_size);
+        sq_mask_phone (r->phone, out->phone_masked);
     }
+    if (!out->id_sealed || (r->phone[0] && !out->phone_sealed))
+        return sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "", "could not seal personal data");
+    return 0;
+}
+
+static void
+s_sealed_free (s_sealed_t *self)
+{
+    free (self->id_sealed);
+    free (self->phone_sealed);
+    self->id_sealed = self->phone_sealed = NULL;
+}
+
+//  Why a registration was not inserted: the community is not one, or the person is
+//  registered. Sets ctx->err and returns -1.
+static int
+s_refused (sq_ctx_t *ctx, const s_registration_t *r, const s_sealed_t *sealed)
+{
+    if (registry_require_community (ctx, r->community, "community"))
+        return -1;
+    return sq_error_set (&ctx->err, SQ_ERR_CONFLICT, "id_number",
+                         "could not register resident: identity number %s is already"
+                         " registered", sealed->id_masked);
+}
+
+//  Inserts the resident; a second registration of one identity number is a conflict.
+static int
+s_insert (sq_ctx_t *ctx, const s_registration_t *r, const s_sealed_t *sealed)
+{
     char at[24];
     snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
-    const char *params[] = {id, r->community, r->grid[0] ? r->grid : NULL,
-                            r->household[0] ? r->household : NULL, index,
-                            (const char *) id_sealed, id_masked, r->name, r->info.sex,
-                            r->info.birth_date, s_residency[r->residency],
-                            (const char *) phone_sealed, r->phone[0] ? phone_masked : NULL,
+    const char *params[] = {sealed->id, r->community, r->grid[0] ? r->grid : NULL,
+                            r->household[0] ? r->household : NULL, sealed->index,
+                            (const char *) sealed->id_sealed, sealed->id_masked, r->name,
+                            r->info.sex, r->info.birth_date, s_residency[r->residency],
+                            (const char *) sealed->phone_sealed,
+                            r->phone[0] ? sealed->phone_masked : NULL,
                             r->party_member ? "true" : "false", r->care_groups, at};
     int lengths[16] = {0};
     int formats[16] = {0};
-    lengths[5] = (int) id_size, formats[5] = 1;
-    lengths[11] = (int) phone_size, formats[11] = 1;
-    PGresult *res = id_sealed ? sq_db_query_bin (
+    lengths[5] = (int) sealed->id_size, formats[5] = 1;
+    lengths[11] = (int) sealed->phone_size, formats[11] = 1;
+    PGresult *res = sq_db_query_bin (
         ctx->db,
         "INSERT INTO registry.resident (id, community, grid, household, id_index, id_sealed,"
         " id_masked, name, sex, birth_date, residency, phone_sealed, phone_masked,"
@@ -141,21 +185,43 @@ s_insert (sq_ctx_t *ctx, const s_registration_t *r, const char *id, char *id_mas
         " $6, $7, $8, $9, $10::date, $11, $12, $13, $14::boolean, $15::text[], $16::bigint,"
         " $16::bigint FROM registry.division d WHERE d.code = $2 AND d.level = 'community'"
         " ON CONFLICT (id_index) DO NOTHING RETURNING id",
-        16, params, lengths, formats, &ctx->err) : NULL;
-    free (id_sealed);
-    free (phone_sealed);
+        16, params, lengths, formats, &ctx->err);
     if (!res)
-        return ctx->err.code ? -1 : sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "",
-                                                  "could not seal the identity number");
+        return -1;
     int inserted = PQntuples (res) == 1;
     PQclear (res);
-    //  Nothing inserted: either the community is not one, or the person is registered.
-    if (!inserted && registry_require_community (ctx, r->community, "community"))
+    return inserted ? 0 : s_refused (ctx, r, sealed);
+}
+
+//  Emits registry.resident_registered and packs the reply of a registration inserted.
+static int
+s_registered (sq_ctx_t *ctx, const s_registration_t *r, const s_sealed_t *sealed)
+{
+    const char *phone_masked = r->phone[0] ? sealed->phone_masked : NULL;
+    sq_data_t event;
+    sq_data_begin (&event);
+    msgpack_pack_map (&event.pk, 10);
+    sq_pack_kv_str (&event.pk, "resident", sealed->id);
+    sq_pack_kv_str (&event.pk, "community", r->community);
+    sq_pack_kv_str (&event.pk, "grid", r->grid[0] ? r->grid : NULL);
+    sq_pack_kv_str (&event.pk, "household", r->household[0] ? r->household : NULL);
+    sq_pack_kv_str (&event.pk, "residency", s_residency[r->residency]);
+    sq_pack_kv_bool (&event.pk, "party_member", r->party_member);
+    sq_pack_kv_str (&event.pk, "sex", r->info.sex);
+    sq_pack_kv_int (&event.pk, "birth_year", r->info.birth_year);
+    sq_pack_kv_str (&event.pk, "id_number", sealed->id_masked);
+    sq_pack_kv_str (&event.pk, "phone", phone_masked);
+    if (sq_ctx_emit_data (ctx, &event, "resident_registered", r->community))
         return -1;
-    if (!inserted)
-        return sq_error_set (&ctx->err, SQ_ERR_CONFLICT, "id_number",
-                             "could not register resident: identity number %s is already"
-                             " registered", id_masked);
+    msgpack_pack_map (ctx->pk, 8);
+    sq_pack_kv_str (ctx->pk, "id", sealed->id);
+    sq_pack_kv_str (ctx->pk, "community", r->community);
+    sq_pack_kv_str (ctx->pk, "residency", s_residency[r->residency]);
+    sq_pack_kv_str (ctx->pk, "sex", r->info.sex);
+    sq_pack_kv_str (ctx->pk, "birth_date", r->info.birth_date);
+    sq_pack_kv_str (ctx->pk, "id_number", sealed->id_masked);
+    sq_pack_kv_str (ctx->pk, "phone", phone_masked);
+    sq_pack_kv_str (ctx->pk, "status", "active");
     return 0;
 }
 
@@ -163,37 +229,131 @@ int
 registry_resident_register (sq_ctx_t *ctx)
 {
     s_registration_t r;
-    if (sq_ctx_require_role (ctx, registry_writers) || s_read_registration (ctx, &r))
+    s_sealed_t sealed = {0};
+    int rc = sq_ctx_require_role (ctx, registry_writers) || s_read_registration (ctx, &r)
+             || s_seal (ctx, &r, &sealed) || s_insert (ctx, &r, &sealed)
+             || s_registered (ctx, &r, &sealed) ? -1 : 0;
+    s_sealed_free (&sealed);
+    return rc;
+}
+
+//  Adds a sealed value to a bytea[] literal as hex ("\x0a1b...").
+static void
+s_add_bytea (sq_db_array_t *array, const uint8_t *value, size_t size)
+{
+    if (!value) {
+        sq_db_array_add (array, NULL);
+        return;
+    }
+    char *hex = malloc (2 * size + 3);
+    assert (hex);
+    memcpy (hex, "\\x", 2);
+    sodium_bin2hex (hex + 2, 2 * size + 1, value, size);
+    sq_db_array_add (array, hex);
+    free (hex);
+}
+
+//  The columns of a group's INSERT, in the order of its unnest.
+enum { G_ID, G_COMMUNITY, G_GRID, G_HOUSEHOLD, G_INDEX, G_ID_SEALED, G_ID_MASKED, G_NAME, G_SEX,
+       G_BIRTH, G_RESIDENCY, G_PHONE_SEALED, G_PHONE_MASKED, G_PARTY, G_CARE, G_COLUMNS };
+
+//  Registers the group's residents with one INSERT; the registrations refused by it (not a
+//  community, identity number registered, also earlier in the same group) say why one by
+//  one. Returns 0, or -1 with ctxs[0].err set when the database failed.
+static int
+s_insert_group (sq_ctx_t *ctxs, int count, const s_registration_t *r, s_sealed_t *sealed,
+                bool *inserted)
+{
+    sq_db_array_t a[G_COLUMNS];
+    for (int k = 0; k < G_COLUMNS; k++)
+        sq_db_array_init (&a[k]);
+    int rows = 0;
+    for (int i = 0; i < count; i++) {
+        if (ctxs[i].err.code)
+            continue;
+        rows++;
+        sq_db_array_add (&a[G_ID], sealed[i].id);
+        sq_db_array_add (&a[G_COMMUNITY], r[i].community);
+        sq_db_array_add (&a[G_GRID], r[i].grid[0] ? r[i].grid : NULL);
+        sq_db_array_add (&a[G_HOUSEHOLD], r[i].household[0] ? r[i].household : NULL);
+        sq_db_array_add (&a[G_INDEX], sealed[i].index);
+        s_add_bytea (&a[G_ID_SEALED], sealed[i].id_sealed, sealed[i].id_size);
+        sq_db_array_add (&a[G_ID_MASKED], sealed[i].id_masked);
+        sq_db_array_add (&a[G_NAME], r[i].name);
+        sq_db_array_add (&a[G_SEX], r[i].info.sex);
+        sq_db_array_add (&a[G_BIRTH], r[i].info.birth_date);
+        sq_db_array_add (&a[G_RESIDENCY], s_residency[r[i].residency]);
+        s_add_bytea (&a[G_PHONE_SEALED], sealed[i].phone_sealed, sealed[i].phone_size);
+        sq_db_array_add (&a[G_PHONE_MASKED], r[i].phone[0] ? sealed[i].phone_masked : NULL);
+        sq_db_array_add (&a[G_PARTY], r[i].party_member ? "true" : "false");
+        sq_db_array_add (&a[G_CARE], r[i].care_groups);
+    }
+    PGresult *res = NULL;
+    if (rows) {
+        char at[24];
+        snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
+        const char *params[G_COLUMNS + 1];
+        for (int k = 0; k < G_COLUMNS; k++)
+            params[k] = sq_db_array_text (&a[k]);
+        params[G_COLUMNS] = at;
+        //  NB: rows are inserted in the group's order, so of two registrations of one
+        //  identity number the first is kept, as if they had come one after the other.
+        res = sq_db_query (
+            ctxs[0].db,
+            "INSERT INTO registry.resident (id, community, grid, household, id_index,"
+            " id_sealed, id_masked, name, sex, birth_date, residency, phone_sealed,"
+            " phone_masked, party_member, care_groups, registered_at, updated_at) SELECT u.id,"
+            " d.code, u.grid, u.household, u.idx, u.ids, u.idm, u.name, u.sex, u.birth::date,"
+            " u.residency, u.phs, u.phm, u.party, u.care::text[], $16::bigint, $16::bigint"
+            " FROM unnest ($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+            " $6::bytea[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
+            " $12::bytea[], $13::text[], $14::boolean[], $15::text[]) WITH ORDINALITY AS u (id,"
+            " community, grid, household, idx, ids, idm, name, sex, birth, residency, phs, phm,"
+            " party, care, n) JOIN registry.division d ON d.code = u.community AND d.level ="
+            " 'community' ORDER BY u.n ON CONFLICT (id_index) DO NOTHING RETURNING id",
+            G_COLUMNS + 1, params, &ctxs[0].err);
+    }
+    for (int k = 0; k < G_COLUMNS; k++)
+        sq_db_array_destroy (&a[k]);
+    if (rows && !res)
         return -1;
-    char id[SQ_ID_SIZE], id_masked[SQ_ID_NUMBER_SIZE], phone_masked[SQ_PHONE_SIZE];
-    sq_id_new (id);
-    if (s_insert (ctx, &r, id, id_masked, phone_masked))
-        return -1;
-    sq_data_t event;
-    sq_data_begin (&event);
-    msgpack_pack_map (&event.pk, 10);
-    sq_pack_kv_str (&event.pk, "resident", id);
-    sq_pack_kv_str (&event.pk, "community", r.community);
-    sq_pack_kv_str (&event.pk, "grid", r.grid[0] ? r.grid : NULL);
-    sq_pack_kv_str (&event.pk, "household", r.household[0] ? r.household : NULL);
-    sq_pack_kv_str (&event.pk, "residency", s_residency[r.residency]);
-    sq_pack_kv_bool (&event.pk, "party_member", r.party_member);
-    sq_pack_kv_str (&event.pk, "sex", r.info.sex);
-    sq_pack_kv_int (&event.pk, "birth_year", r.info.birth_year);
-    sq_pack_kv_str (&event.pk, "id_number", id_masked);
-    sq_pack_kv_str (&event.pk, "phone", r.phone[0] ? phone_masked : NULL);
-    if (sq_ctx_emit_data (ctx, &event, "resident_registered", r.community))
-        return -1;
-    msgpack_pack_map (ctx->pk, 8);
-    sq_pack_kv_str (ctx->pk, "id", id);
-    sq_pack_kv_str (ctx->pk, "community", r.community);
-    sq_pack_kv_str (ctx->pk, "residency", s_residency[r.residency]);
-    sq_pack_kv_str (ctx->pk, "sex", r.info.sex);
-    sq_pack_kv_str (ctx->pk, "birth_date", r.info.birth_date);
-    sq_pack_kv_str (ctx->pk, "id_number", id_masked);
-    sq_pack_kv_str (ctx->pk, "phone", r.phone[0] ? phone_masked : NULL);
-    sq_pack_kv_str (ctx->pk, "status", "active");
+    for (int j = 0; res && j < PQntuples (res); j++)
+        for (int i = 0; i < count; i++)
+            if (!ctxs[i].err.code && strcmp (sealed[i].id, PQgetvalue (res, j, 0)) == 0)
+                inserted[i] = true;
+    PQclear (res);
     return 0;
+}
+
+int
+registry_resident_register_group (sq_ctx_t *ctxs, int count)
+{
+    s_registration_t *r = calloc ((size_t) count, sizeof *r);
+    s_sealed_t *sealed = calloc ((size_t) count, sizeof *sealed);
+    bool *inserted = calloc ((size_t) count, sizeof *inserted);
+    assert (r && sealed && inserted);
+    //  A command refused here has written nothing (sq_group_fn): reading only reads.
+    for (int i = 0; i < count; i++)
+        if (sq_ctx_require_role (&ctxs[i], registry_writers)
+            || s_read_registration (&ctxs[i], &r[i]))
+            continue;
+        else
+            s_seal (&ctxs[i], &r[i], &sealed[i]);
+    int rc = s_insert_group (ctxs, count, r, sealed, inserted);
+    for (int i = 0; rc == 0 && i < count; i++) {
+        if (ctxs[i].err.code)
+            continue;
+        if (!inserted[i])
+            s_refused (&ctxs[i], &r[i], &sealed[i]);
+        else if (s_registered (&ctxs[i], &r[i], &sealed[i]))
+            rc = -1, ctxs[0].err = ctxs[i].err;
+    }
+    for (int i = 0; i < count; i++)
+        s_sealed_free (&sealed[i]);
+    free (r);
+    free (sealed);
+    free (inserted);
+    return rc;
 }
 
 //  Opens a sealed column into out; "" when NULL.

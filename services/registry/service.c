@@ -34,6 +34,10 @@ static const sq_command_t s_commands[] = {
     {"stats.get", registry_stats_get},
     {NULL, NULL}};
 
+//  Registrations are the platform's busiest command: concurrent ones share one INSERT.
+static const sq_group_t s_groups[] = {{"resident.register", registry_resident_register_group},
+                                      {NULL, NULL}};
+
 void
 registry_service_config (registry_t *state, sq_service_config_t *config)
 {
@@ -41,6 +45,7 @@ registry_service_config (registry_t *state, sq_service_config_t *config)
     config->name = "registry";
     config->schema = "registry";
     config->commands = s_commands;
+    config->groups = s_groups;
     config->state = state;
 }
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -531,6 +532,94 @@ test_idem_returns_first_reply (void **state)
 
 //  Every event the run emitted keeps its contract, seq runs 1..N without a gap, and every
 //  event type of the registry was seen.
+#define RACE_COMMUNITY "131002001014" //  永祥街社区, used by no other test here
+#define RACE_THREADS 8
+#define RACE_PEOPLE 24                //  each thread registers all of them
+#define RACE_FIRST 7000               //  sq_test_id_number of the first, unused elsewhere
+
+typedef struct {
+    sq_mdp_client_t *client;
+    int thread;
+    int ok, conflict, refused, failed; //  registered, already registered, bad input
+} s_registrar_t;
+
+//  Registers the same RACE_PEOPLE as every other thread, each in its own order, and one
+//  registration into a community that does not exist and one with a bad phone.
+static void *
+s_registrar (void *arg)
+{
+    s_registrar_t *r = arg;
+    for (int k = 0; k < RACE_PEOPLE + 2; k++) {
+        int person = RACE_FIRST + (k + r->thread * 5) % RACE_PEOPLE;
+        char id_number[19], args[512];
+        sq_test_id_number (person, id_number);
+        const char *community = k == RACE_PEOPLE ? "131002001099" : RACE_COMMUNITY;
+        const char *phone = k == RACE_PEOPLE + 1 ? "1390000" : "13900002222";
+        snprintf (args, sizeof args, "{\"id_number\":\"%s\",\"name\":\"居民%d\","
+                  "\"community\":\"%s\",\"residency\":\"floating\",\"phone\":\"%s\"}",
+                  id_number, person, community, phone);
+        sq_test_reply_t *reply = sq_test_call (r->client, "registry", "resident.register", args,
+                                               "operator", "", NULL);
+        if (reply->ok)
+            r->ok++;
+        else if (!strcmp (reply->code, "conflict") && !strcmp (reply->field, "id_number"))
+            r->conflict++;
+        else if (!strcmp (reply->code, k == RACE_PEOPLE ? "not_found" : "invalid")
+                 && !strcmp (reply->field, k == RACE_PEOPLE ? "community" : "phone"))
+            r->refused++;
+        else
+            r->failed++;
+        sq_test_reply_destroy (&reply);
+    }
+    return NULL;
+}
+
+//  Concurrent registrations share one INSERT per group commit (resident.register's group
+//  handler): each person is registered once whoever asks first, the others get conflict,
+//  refusals name their field, and every registration has its one event.
+static void
+test_concurrent_registrations_once_each (void **state)
+{
+    int64_t events_before = sq_test_db_int (s_db, "SELECT count(*) FROM registry.outbox"
+                                                  " WHERE type = 'registry.resident_registered'");
+    pthread_t threads[RACE_THREADS];
+    s_registrar_t registrars[RACE_THREADS];
+    for (int t = 0; t < RACE_THREADS; t++) {
+        registrars[t] = (s_registrar_t) {.thread = t};
+        registrars[t].client = sq_mdp_client_new (bus_endpoint_commands (s_bus));
+        assert_non_null (registrars[t].client);
+    }
+    for (int t = 0; t < RACE_THREADS; t++)
+        assert_int_equal (pthread_create (&threads[t], NULL, s_registrar, &registrars[t]), 0);
+    int ok = 0, conflict = 0, refused = 0, failed = 0;
+    for (int t = 0; t < RACE_THREADS; t++) {
+        pthread_join (threads[t], NULL);
+        sq_mdp_client_destroy (&registrars[t].client);
+        ok += registrars[t].ok;
+        conflict += registrars[t].conflict;
+        refused += registrars[t].refused;
+        failed += registrars[t].failed;
+    }
+    assert_int_equal (failed, 0);
+    assert_int_equal (ok, RACE_PEOPLE);
+    assert_int_equal (conflict, (RACE_THREADS - 1) * RACE_PEOPLE);
+    assert_int_equal (refused, 2 * RACE_THREADS);
+    assert_int_equal (sq_test_db_int (s_db, "SELECT count(*) FROM registry.resident WHERE"
+                                            " community = '" RACE_COMMUNITY "'"), RACE_PEOPLE);
+    assert_int_equal (sq_test_db_int (s_db, "SELECT count(DISTINCT id_index) FROM"
+                                            " registry.resident WHERE community = '"
+                                            RACE_COMMUNITY "'"), RACE_PEOPLE);
+    assert_int_equal (sq_test_db_int (s_db, "SELECT count(*) FROM registry.outbox WHERE type ="
+                                            " 'registry.resident_registered'"),
+                      events_before + RACE_PEOPLE);
+    //  Each event names a resident that exists, once.
+    assert_int_equal (sq_test_db_int (s_db, "SELECT count(DISTINCT r.id) FROM registry.resident r"
+                                            " WHERE r.community = '" RACE_COMMUNITY "' AND"
+                                            " EXISTS (SELECT 1 FROM registry.outbox o WHERE"
+                                            " o.type = 'registry.resident_registered' AND"
+                                            " o.div = r.community)"), RACE_PEOPLE);
+}
+
 static void
 test_every_event_keeps_its_contract (void **state)
 {
@@ -577,6 +666,7 @@ main (void)
         cmocka_unit_test (test_resident_list_pages_masked),
         cmocka_unit_test (test_move_and_leave),
         cmocka_unit_test (test_idem_returns_first_reply),
+        cmocka_unit_test (test_concurrent_registrations_once_each),
         cmocka_unit_test (test_every_event_keeps_its_contract),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);

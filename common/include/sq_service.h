@@ -30,6 +30,8 @@
 #define SQ_CONSUMER_STANDBY_MS 500     //  a standing-by consumer retries the lock this often
 #define SQ_SWEEP_MS_DEFAULT 60000      //  SHEQU_SWEEP_MS: how often sweeps run
 #define SQ_BATCH_WAIT_MS 1           //  wait for stragglers when the last batch was larger
+#define SQ_MALLOC_MMAP_THRESHOLD (32 << 20)  //  blocks below this come from the heap
+#define SQ_MALLOC_TRIM_THRESHOLD (256 << 20) //  free heap kept before giving it back
 
 //  Who asks (DESIGN.md "Commands"): scope "" is the whole platform.
 typedef struct {

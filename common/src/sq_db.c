@@ -5,6 +5,7 @@
 #include "sq_db.h"
 #include "sq_config.h"
 #include "sq_log.h"
+#include "sq_util.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #define SQ_DB_STATEMENTS_MAX 256 //  prepared statements kept per connection
+#define SQ_DB_COPY_PIECE (1u << 20) //  bytes handed to PQputCopyData at a time
 
 typedef struct {
     uint64_t hash; //  FNV-1a of the text, 0 for an empty slot
@@ -409,10 +411,18 @@ sq_db_array_add (sq_db_array_t *self, const char *value)
     size_t len = strlen (value);
     s_array_reserve (self, 2 * len + 2);
     self->data[self->size++] = '"';
-    for (size_t i = 0; i < len; i++) {
-        if (value[i] == '"' || value[i] == '\\')
-            self->data[self->size++] = '\\';
-        self->data[self->size++] = value[i];
+    const char *run = value;
+    for (const char *p = value;; p++) {
+        char c = *p;
+        if (c && c != '"' && c != '\\')
+            continue;
+        memcpy (self->data + self->size, run, (size_t) (p - run));
+        self->size += (size_t) (p - run);
+        if (!c)
+            break;
+        self->data[self->size++] = '\\';
+        self->data[self->size++] = c;
+        run = p + 1;
     }
     self->data[self->size++] = '"';
 }
@@ -420,8 +430,8 @@ sq_db_array_add (sq_db_array_t *self, const char *value)
 void
 sq_db_array_add_int (sq_db_array_t *self, int64_t value)
 {
-    char text[24];
-    int len = snprintf (text, sizeof text, "%" PRId64, value);
+    char text[SQ_INT_TEXT_MAX];
+    size_t len = sq_int_text (value, text);
     s_array_next (self);
     s_array_reserve (self, (size_t) len);
     memcpy (self->data + self->size, text, (size_t) len);
@@ -441,4 +451,138 @@ sq_db_array_text (sq_db_array_t *self)
     self->data[self->size] = '}';
     self->data[self->size + 1] = 0;
     return self->data;
+}
+
+// ---- COPY -------------------------------------------------------------------------------
+
+void
+sq_db_copy_init (sq_db_copy_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->fresh = true;
+}
+
+void
+sq_db_copy_destroy (sq_db_copy_t *self)
+{
+    free (self->data);
+    memset (self, 0, sizeof *self);
+}
+
+//  Makes room for more bytes.
+static void
+s_copy_reserve (sq_db_copy_t *self, size_t more)
+{
+    size_t need = self->size + more + 1;
+    if (need <= self->cap)
+        return;
+    size_t cap = self->cap ? self->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    self->data = realloc (self->data, cap);
+    assert (self->data);
+    self->cap = cap;
+}
+
+//  Separates the next field from the last one of its row.
+static void
+s_copy_field (sq_db_copy_t *self, size_t more)
+{
+    s_copy_reserve (self, more + 1);
+    if (!self->fresh)
+        self->data[self->size++] = '\t';
+    self->fresh = false;
+}
+
+void
+sq_db_copy_text (sq_db_copy_t *self, const char *value)
+{
+    if (!value) {
+        s_copy_field (self, 2);
+        memcpy (self->data + self->size, "\\N", 2);
+        self->size += 2;
+        return;
+    }
+    //  Worst case every byte escaped. Runs of bytes that need no escape go in one copy.
+    size_t len = strlen (value);
+    s_copy_field (self, 2 * len);
+    const char *run = value;
+    for (const char *p = value;; p++) {
+        char c = *p;
+        if (c && c != '\\' && c != '\n' && c != '\r' && c != '\t')
+            continue;
+        memcpy (self->data + self->size, run, (size_t) (p - run));
+        self->size += (size_t) (p - run);
+        if (!c)
+            break;
+        self->data[self->size++] = '\\';
+        self->data[self->size++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
+        run = p + 1;
+    }
+}
+
+void
+sq_db_copy_int (sq_db_copy_t *self, int64_t value)
+{
+    char text[SQ_INT_TEXT_MAX];
+    size_t len = sq_int_text (value, text);
+    s_copy_field (self, len);
+    memcpy (self->data + self->size, text, (size_t) len);
+    self->size += (size_t) len;
+}
+
+void
+sq_db_copy_bytea (sq_db_copy_t *self, const void *value, size_t size)
+{
+    if (!value) {
+        sq_db_copy_text (self, NULL);
+        return;
+    }
+    //  bytea's hex input "\x0a1b", with its backslash doubled for COPY.
+    static const char hex[] = "0123456789abcdef";
+    s_copy_field (self, 3 + 2 * size);
+    memcpy (self->data + self->size, "\\\\x", 3);
+    self->size += 3;
+    const uint8_t *bytes = value;
+    for (size_t i = 0; i < size; i++) {
+        self->data[self->size++] = hex[bytes[i] >> 4];
+        self->data[self->size++] = hex[bytes[i] & 15];
+    }
+}
+
+void
+sq_db_copy_end_row (sq_db_copy_t *self)
+{
+    s_copy_reserve (self, 1);
+    self->data[self->size++] = '\n';
+    self->rows++;
+    self->fresh = true;
+}
+
+int
+sq_db_copy (sq_db_t *self, const char *sql, const sq_db_copy_t *copy, sq_error_t *err)
+{
+    if (sq_db_flush (self, err))
+        return -1;
+    PGresult *res = PQexec (self->conn, sql);
+    if (PQresultStatus (res) != PGRES_COPY_IN) {
+        sq_db_error (self->conn, res, "start copy", err);
+        PQclear (res);
+        return -1;
+    }
+    PQclear (res);
+    //  In pieces: PQputCopyData takes an int.
+    bool sent = true;
+    for (size_t at = 0; sent && at < copy->size; at += SQ_DB_COPY_PIECE) {
+        size_t piece = copy->size - at < SQ_DB_COPY_PIECE ? copy->size - at : SQ_DB_COPY_PIECE;
+        sent = PQputCopyData (self->conn, copy->data + at, (int) piece) == 1;
+    }
+    int ended = PQputCopyEnd (self->conn, sent ? NULL : "the client could not send the rows");
+    int rc = 0;
+    while ((res = PQgetResult (self->conn))) {
+        if (rc == 0 && (ended != 1 || PQresultStatus (res) != PGRES_COMMAND_OK))
+            rc = sq_db_error (self->conn, res, "copy rows", err);
+        PQclear (res);
+    }
+    return rc ? -1 : 0;
 }

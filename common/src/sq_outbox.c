@@ -31,26 +31,25 @@ sq_outbox_many_init (sq_outbox_many_t *self)
 void
 sq_outbox_many_destroy (sq_outbox_many_t *self)
 {
-    for (int i = 0; i < SQ_MANY_COLUMNS; i++)
-        sq_db_array_destroy (&self->columns[i]);
+    free (self->events);
+    free (self->offsets);
     msgpack_sbuffer_destroy (&self->data);
-    self->count = 0;
+    memset (self, 0, sizeof *self);
 }
 
 void
 sq_outbox_many_add (sq_outbox_many_t *self, const sq_envelope_t *env, const void *data,
                     size_t size)
 {
-    sq_db_array_t *c = self->columns;
-    sq_db_array_add (&c[SQ_MANY_ID], env->id);
-    sq_db_array_add (&c[SQ_MANY_TYPE], env->type);
-    sq_db_array_add (&c[SQ_MANY_DIV], env->div);
-    sq_db_array_add (&c[SQ_MANY_ACTOR], env->actor);
-    sq_db_array_add (&c[SQ_MANY_CORR], env->corr);
-    sq_db_array_add (&c[SQ_MANY_CAUSE], env->cause);
-    sq_db_array_add_int (&c[SQ_MANY_AT], env->at);
-    sq_db_array_add_int (&c[SQ_MANY_OFFSET], (int64_t) self->data.size);
-    sq_db_array_add_int (&c[SQ_MANY_SIZE], (int64_t) size);
+    if (self->count == self->cap) {
+        self->cap = self->cap ? 2 * self->cap : 16;
+        self->events = realloc (self->events, self->cap * sizeof *self->events);
+        self->offsets = realloc (self->offsets, self->cap * sizeof *self->offsets);
+        assert (self->events && self->offsets);
+    }
+    self->events[self->count] = *env;
+    self->events[self->count].data = NULL;
+    self->offsets[self->count] = self->data.size;
     msgpack_sbuffer_write (&self->data, data, size);
     self->count++;
 }
@@ -58,32 +57,47 @@ sq_outbox_many_add (sq_outbox_many_t *self, const sq_envelope_t *env, const void
 sq_outbox_mark_t
 sq_outbox_many_mark (const sq_outbox_many_t *self)
 {
-    sq_outbox_mark_t mark = {.count = self->count, .data = self->data.size};
-    for (int i = 0; i < SQ_MANY_COLUMNS; i++) {
-        mark.sizes[i] = self->columns[i].size;
-        mark.counts[i] = self->columns[i].count;
-    }
-    return mark;
+    return (sq_outbox_mark_t) {.count = self->count, .data = self->data.size};
 }
 
 void
 sq_outbox_many_rewind (sq_outbox_many_t *self, const sq_outbox_mark_t *mark)
 {
-    assert (mark->count <= self->count);
-    for (int i = 0; i < SQ_MANY_COLUMNS; i++) {
-        self->columns[i].size = mark->sizes[i];
-        self->columns[i].count = mark->counts[i];
-    }
-    self->data.size = mark->data;
+    assert (mark->count <= self->count && mark->data <= self->data.size);
     self->count = mark->count;
+    self->data.size = mark->data;
 }
 
-int
-sq_outbox_flush (sq_db_t *db, const char *schema, const char *stream, sq_outbox_many_t *many,
-                 sq_error_t *err)
+//  Bytes of event i's data map.
+static size_t
+s_many_size (const sq_outbox_many_t *self, size_t i)
 {
-    if (many->count == 0)
-        return 0;
+    return (i + 1 < self->count ? self->offsets[i + 1] : self->data.size) - self->offsets[i];
+}
+
+//  The columns of the INSERT's unnest, in order.
+enum { S_ID, S_TYPE, S_DIV, S_ACTOR, S_CORR, S_CAUSE, S_AT, S_OFFSET, S_SIZE, S_COLUMNS };
+
+//  Up to SQ_OUTBOX_COPY_MIN events: one deferred INSERT that also takes the seqs.
+static int
+s_flush_insert (sq_db_t *db, const char *schema, const char *stream, sq_outbox_many_t *many,
+                sq_error_t *err)
+{
+    sq_db_array_t c[S_COLUMNS];
+    for (int k = 0; k < S_COLUMNS; k++)
+        sq_db_array_init (&c[k]);
+    for (size_t i = 0; i < many->count; i++) {
+        const sq_envelope_t *env = &many->events[i];
+        sq_db_array_add (&c[S_ID], env->id);
+        sq_db_array_add (&c[S_TYPE], env->type);
+        sq_db_array_add (&c[S_DIV], env->div);
+        sq_db_array_add (&c[S_ACTOR], env->actor);
+        sq_db_array_add (&c[S_CORR], env->corr);
+        sq_db_array_add (&c[S_CAUSE], env->cause);
+        sq_db_array_add_int (&c[S_AT], env->at);
+        sq_db_array_add_int (&c[S_OFFSET], (int64_t) many->offsets[i]);
+        sq_db_array_add_int (&c[S_SIZE], (int64_t) s_many_size (many, i));
+    }
     //  The UPDATE takes the stream's next seqs and locks its row until COMMIT: the next
     //  writer of the stream waits here, so seqs commit in order (sq_outbox.h). Joined LEFT
     //  so that a missing counter row (sq_outbox_prepare not run) fails on seq's NOT NULL
@@ -100,13 +114,68 @@ sq_outbox_flush (sq_db_t *db, const char *schema, const char *stream, sq_outbox_
               " cause, at, off, size, n) LEFT JOIN s ON true", schema, schema);
     char count[24];
     snprintf (count, sizeof count, "%zu", many->count);
-    const char *params[3 + SQ_MANY_COLUMNS] = {stream, count,
-                                               many->data.data ? many->data.data : ""};
-    for (int i = 0; i < SQ_MANY_COLUMNS; i++)
-        params[3 + i] = sq_db_array_text (&many->columns[i]);
-    int lengths[3 + SQ_MANY_COLUMNS] = {[2] = (int) many->data.size};
-    int formats[3 + SQ_MANY_COLUMNS] = {[2] = 1};
-    if (sq_db_defer (db, sql, 3 + SQ_MANY_COLUMNS, params, lengths, formats, err))
+    const char *params[3 + S_COLUMNS] = {stream, count, many->data.data ? many->data.data : ""};
+    for (int k = 0; k < S_COLUMNS; k++)
+        params[3 + k] = sq_db_array_text (&c[k]);
+    int lengths[3 + S_COLUMNS] = {[2] = (int) many->data.size};
+    int formats[3 + S_COLUMNS] = {[2] = 1};
+    int rc = sq_db_defer (db, sql, 3 + S_COLUMNS, params, lengths, formats, err);
+    for (int k = 0; k < S_COLUMNS; k++)
+        sq_db_array_destroy (&c[k]);
+    return rc;
+}
+
+//  From SQ_OUTBOX_COPY_MIN events on: the seqs taken now, the rows by COPY.
+static int
+s_flush_copy (sq_db_t *db, const char *schema, const char *stream, sq_outbox_many_t *many,
+              sq_error_t *err)
+{
+    char sql[SQ_SQL_MAX];
+    snprintf (sql, sizeof sql, "UPDATE %s.stream SET last_seq = last_seq + $2::bigint"
+              " WHERE name = $1 RETURNING last_seq - $2::bigint", schema);
+    char count[24];
+    snprintf (count, sizeof count, "%zu", many->count);
+    const char *params[] = {stream, count};
+    PGresult *res = sq_db_query (db, sql, 2, params, err);
+    if (!res)
+        return -1;
+    bool found = PQntuples (res) == 1;
+    int64_t base = found ? strtoll (PQgetvalue (res, 0, 0), NULL, 10) : 0;
+    PQclear (res);
+    if (!found)
+        return sq_error_set (err, SQ_ERR_INTERNAL, "", "stream %s has no counter row in %s",
+                             stream, schema);
+    sq_db_copy_t rows;
+    sq_db_copy_init (&rows);
+    for (size_t i = 0; i < many->count; i++) {
+        const sq_envelope_t *env = &many->events[i];
+        sq_db_copy_int (&rows, base + 1 + (int64_t) i);
+        sq_db_copy_text (&rows, env->id);
+        sq_db_copy_text (&rows, env->type);
+        sq_db_copy_text (&rows, env->div);
+        sq_db_copy_text (&rows, env->actor);
+        sq_db_copy_text (&rows, env->corr);
+        sq_db_copy_text (&rows, env->cause);
+        sq_db_copy_int (&rows, env->at);
+        sq_db_copy_bytea (&rows, many->data.data + many->offsets[i], s_many_size (many, i));
+        sq_db_copy_end_row (&rows);
+    }
+    snprintf (sql, sizeof sql, "COPY %s.outbox (seq, event_id, type, div, actor, corr, cause,"
+              " at, data) FROM STDIN", schema);
+    int rc = sq_db_copy (db, sql, &rows, err);
+    sq_db_copy_destroy (&rows);
+    return rc;
+}
+
+int
+sq_outbox_flush (sq_db_t *db, const char *schema, const char *stream, sq_outbox_many_t *many,
+                 sq_error_t *err)
+{
+    if (many->count == 0)
+        return 0;
+    int rc = many->count < SQ_OUTBOX_COPY_MIN ? s_flush_insert (db, schema, stream, many, err)
+                                              : s_flush_copy (db, schema, stream, many, err);
+    if (rc)
         return -1;
     char channel[128];
     snprintf (channel, sizeof channel, "shequ_outbox_%s", schema);

@@ -28,6 +28,12 @@ sq_clock_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+//  Random bytes for ids, taken from the system a pool at a time: a getrandom call per id was
+//  a system call per event (8,000 for a ledger batch).
+#define S_RANDOM_POOL 512
+static _Thread_local uint8_t s_pool[S_RANDOM_POOL];
+static _Thread_local size_t s_pool_left;
+
 void
 sq_id_new (char out[SQ_ID_SIZE])
 {
@@ -35,13 +41,24 @@ sq_id_new (char out[SQ_ID_SIZE])
     uint64_t ms = (uint64_t) (sq_now_us () / 1000);
     for (int i = 0; i < 6; i++)
         b[i] = (uint8_t) (ms >> (40 - 8 * i));
-    randombytes_buf (b + 6, 10);
+    if (s_pool_left < 10) {
+        randombytes_buf (s_pool, sizeof s_pool);
+        s_pool_left = sizeof s_pool;
+    }
+    memcpy (b + 6, s_pool + sizeof s_pool - s_pool_left, 10);
+    sodium_memzero (s_pool + sizeof s_pool - s_pool_left, 10); //  used bytes do not linger
+    s_pool_left -= 10;
     b[6] = (uint8_t) (0x70 | (b[6] & 0x0f)); //  version 7
     b[8] = (uint8_t) (0x80 | (b[8] & 0x3f)); //  RFC 4122 variant
-    snprintf (out, SQ_ID_SIZE,
-              "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-              b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-              b[14], b[15]);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = 0;
 }
 
 int
@@ -54,4 +71,35 @@ sq_is_digits (const char *s, size_t len)
         if (s[i] < '0' || s[i] > '9')
             return 0;
     return 1;
+}
+
+size_t
+sq_int_text (int64_t value, char out[SQ_INT_TEXT_MAX])
+{
+    char digits[SQ_INT_TEXT_MAX];
+    //  In unsigned arithmetic, so that INT64_MIN has a magnitude.
+    uint64_t magnitude = value < 0 ? 0 - (uint64_t) value : (uint64_t) value;
+    size_t n = 0;
+    do {
+        digits[n++] = (char) ('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    size_t len = 0;
+    if (value < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = digits[--n];
+    out[len] = 0;
+    return len;
+}
+
+size_t
+sq_copy_str (char *dst, size_t size, const char *src)
+{
+    if (size == 0)
+        return 0;
+    size_t len = strnlen (src, size - 1);
+    memcpy (dst, src, len);
+    dst[len] = 0;
+    return len;
 }

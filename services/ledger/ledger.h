@@ -20,6 +20,7 @@
 #define LEDGER_TIMEOUT_S_MAX (366 * 86400)  //  a pending transfer waits a year at most
 #define LEDGER_BATCH_MAX 8000              //  transfers of one transfer.create_batch
 #define LEDGER_CONCURRENCY_DEFAULT 64      //  worker sockets (service.c says why so many)
+#define LEDGER_COPY_MIN 256                //  transfers an apply writes by COPY rather than INSERT
 #define LEDGER_TRANSFER_PAGE_SIZE 100      //  rows per page of transfer.list
 #define LEDGER_ACCOUNT_PAGE_SIZE 500       //  rows per page of account.list
 #define LEDGER_PAGE_MAX 1000000            //  highest page number asked for

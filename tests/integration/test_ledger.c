@@ -6,6 +6,7 @@
 #include "ledger.h"
 #include "sq_test.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -420,22 +421,33 @@ test_batch_judged_in_order (void **state)
                                " timeout_s, expires_at, created_at, actor)"), 4);
 }
 
-//  The largest batch: every transfer created, each with its event, and once only.
+//  Memos of the largest batch: every character COPY's text format escapes (tab, newline,
+//  carriage return, backslash, and \N, its NULL), quotes and other text.
+static const char *const s_big_memos[] = {
+    "制表\\t换行\\n回车\\r反斜杠\\\\末", "\\\\N", "\\\"引号\\\" {a,b} \\u0001", "plain"};
+#define BIG_MEMOS 4
+
+//  The largest batch: every transfer created, each with its event, and once only. Big
+//  batches go to the database by COPY (the transfers and their events): the memos come back
+//  as written, the database computes the same hashes, the events carry their data.
 static void
 test_largest_batch (void **state)
 {
     (void) state;
-    size_t size = (size_t) BIG_BATCH * 160 + 64;
+    size_t size = (size_t) BIG_BATCH * 220 + 64;
     char *args = malloc (size);
     assert_non_null (args);
     size_t used = (size_t) snprintf (args, size, "{\"transfers\":[");
     for (int i = 0; i < BIG_BATCH; i++)
         used += (size_t) snprintf (args + used, size - used, "%s{\"id\":\"big-%d\",\"debit\":\""
                                    TREASURY "\",\"credit\":\"" WORK "\",\"amount\":%d,"
-                                   "\"code\":\"test\"}", i ? "," : "", i, 1 + i % 7);
+                                   "\"code\":\"test\",\"memo\":\"%s\"}", i ? "," : "", i,
+                                   1 + i % 7, s_big_memos[i % BIG_MEMOS]);
+    assert_true (used < size - 8);
     snprintf (args + used, size - used, "]}");
     int64_t before = s_balance (WORK, "balance", 0);
     int64_t events = s_count ("SELECT count(*) FROM ledger.outbox");
+    int64_t last_seq = s_count ("SELECT max (seq) FROM ledger.outbox");
     for (int round = 0; round < 2; round++) {
         sq_test_reply_t *reply = s_ok ("transfer.create_batch", args, "operator", "");
         assert_int_equal (sq_test_int (reply->result, "created"), BIG_BATCH);
@@ -450,6 +462,27 @@ test_largest_batch (void **state)
     assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id LIKE 'big-%'"),
                       BIG_BATCH);
     assert_int_equal (s_count ("SELECT count(*) FROM ledger.outbox"), events + BIG_BATCH);
+    //  The memos as sent, and the hashes the database computes from the stored columns.
+    static const char *const expected[] = {"制表\t换行\n回车\r反斜杠\\末", "\\N",
+                                           "\"引号\" {a,b} \001", "plain"};
+    for (int m = 0; m < BIG_MEMOS; m++) {
+        char sql[256];
+        snprintf (sql, sizeof sql, "SELECT memo FROM ledger.transfer WHERE id = 'big-%d'", m);
+        char *memo = sq_test_db_value (s_stack.db, sql);
+        assert_string_equal (memo, expected[m]);
+        free (memo);
+    }
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id LIKE 'big-%' AND"
+                               " hash = ledger.transfer_hash (prev_hash, seq, id, kind,"
+                               " pending_id, debit, credit, amount, code, memo, reverses,"
+                               " timeout_s, expires_at, created_at, actor)"), BIG_BATCH);
+    //  Each event once, in the order of the transfers, with its data.
+    char sql[256];
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM ledger.outbox o JOIN ledger.transfer t ON"
+              " t.seq = o.seq - %" PRId64 " + (SELECT min (seq) - 1 FROM ledger.transfer WHERE"
+              " id LIKE 'big-%%') WHERE o.seq > %" PRId64 " AND position (convert_to (t.id,"
+              " 'UTF8') IN o.data) > 0", last_seq, last_seq);
+    assert_int_equal (s_count (sql), BIG_BATCH);
 }
 
 static void

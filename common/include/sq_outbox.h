@@ -24,6 +24,8 @@
 #define SQ_RELAY_BATCH_MAX 8000
 #define SQ_RELAY_POLL_MS_DEFAULT 50   //  SHEQU_RELAY_POLL_MS: idle wait between rounds
 #define SQ_RELAY_STANDBY_MS 500       //  a standing-by relay retries the lock this often
+#define SQ_RELAY_RECORD_MS_DEFAULT 100 //  SHEQU_RELAY_RECORD_MS: how often at most the relay
+                                       //  records its published position
 #define SQ_SINCE_LIMIT_MAX 1000       //  most events one events.since reply carries
 
 //  The events of one transaction, in the order emitted: each with its own envelope fields

@@ -282,6 +282,8 @@ struct sq_relay {
     void *pub;                   //  PUB socket to events_in
     uint64_t sent_upto;          //  highest seq sent
     uint64_t recorded;           //  highest seq recorded as published
+    int64_t recorded_ms;         //  when it was recorded (sq_clock_ms)
+    int64_t record_ms;           //  at most this often
     char sql_fetch[SQ_SQL_MAX];  //  committed rows after a seq, in order
     char sql_record[SQ_SQL_MAX]; //  records the published position
 };
@@ -298,6 +300,8 @@ sq_relay_new (const char *conninfo, const char *schema, const char *stream,
     snprintf (self->events_in, sizeof self->events_in, "%s", events_in);
     self->poll_ms = (int) sq_config_int ("SHEQU_RELAY_POLL_MS", SQ_RELAY_POLL_MS_DEFAULT, 1,
                                          60000);
+    self->record_ms = sq_config_int ("SHEQU_RELAY_RECORD_MS", SQ_RELAY_RECORD_MS_DEFAULT, 0,
+                                     3600000);
     //  NB: seqs commit in order (sq_outbox_flush), so the committed rows after a seq are
     //  always a run without gaps: "everything after the last seq sent" skips nothing.
     snprintf (self->sql_fetch, sizeof self->sql_fetch,
@@ -430,7 +434,10 @@ s_relay_round (sq_relay_t *self)
     snprintf (upto, sizeof upto, "%" PRIu64, self->sent_upto);
     const char *record[] = {self->stream, upto};
     const char *after[] = {upto};
-    bool recording = self->sent_upto > self->recorded;
+    //  Recorded at most every SHEQU_RELAY_RECORD_MS, not every round: each record is a write
+    //  and a commit that PostgreSQL would make for every commit of the stream otherwise.
+    bool recording = self->sent_upto > self->recorded
+                     && sq_clock_ms () - self->recorded_ms >= self->record_ms;
     PGresult *res = NULL;
     if (!recording || sq_db_defer (self->db, self->sql_record, 2, record, NULL, NULL, &err) == 0)
         res = sq_db_query (self->db, self->sql_fetch, 1, after, &err);
@@ -440,7 +447,7 @@ s_relay_round (sq_relay_t *self)
         return -1;
     }
     if (recording)
-        self->recorded = self->sent_upto;
+        self->recorded = self->sent_upto, self->recorded_ms = sq_clock_ms ();
     int rows = PQntuples (res);
     s_relay_send (self, res);
     PQclear (res);
@@ -508,6 +515,15 @@ sq_relay_destroy (sq_relay_t **self_p)
     atomic_store (&self->stop, true);
     if (self->started)
         pthread_join (self->thread, NULL);
+    //  What was sent since the last record, recorded on the way out: a clean stop leaves
+    //  nothing to publish twice.
+    if (self->db && atomic_load (&self->active) && self->sent_upto > self->recorded) {
+        char upto[24];
+        snprintf (upto, sizeof upto, "%" PRIu64, self->sent_upto);
+        const char *record[] = {self->stream, upto};
+        sq_error_t err;
+        sq_db_exec (self->db, self->sql_record, 2, record, &err);
+    }
     if (self->pub)
         zmq_close (self->pub);
     sq_db_destroy (&self->db);

@@ -32,6 +32,9 @@ static sq_test_stack_t s_stack; //  owns what the names below point to
 static int
 s_setup (void **state)
 {
+    //  The registry's relay records its published position once, then only when it stops
+    //  (test_clean_stop_records_published_position).
+    setenv ("SHEQU_RELAY_RECORD_MS", "3600000", 1);
     sq_test_stack_start (&s_stack, "events");
     s_conninfo = s_stack.conninfo;
     s_bus = s_stack.bus;
@@ -340,6 +343,33 @@ test_replicas_share_requests (void **state)
     }
 }
 
+//  A relay records how far it published now and then, not after every round; a clean stop
+//  records the rest, so a restart publishes nothing twice. Last: it stops the registry.
+static void
+test_clean_stop_records_published_position (void **state)
+{
+    sq_error_t err;
+    uint64_t start = (uint64_t) sq_outbox_last_seq (s_db, "registry", "registry", &err);
+    sq_sub_t *sub = sq_sub_new (bus_endpoint_events_out (s_bus), bus_endpoint_commands (s_bus));
+    sq_sub_track (sub, "registry", start);
+    //  Recorded at most once an hour here (s_setup): only the stop can record these.
+    char id[64];
+    for (int i = 0; i < 2; i++) {
+        s_register (9001 + i, id, sizeof id);
+        sq_event_t *event = s_next_of (sub, "registry.resident_registered");
+        assert_int_equal (event->env.seq, start + 1 + (uint64_t) i);
+        sq_event_destroy (&event);
+    }
+    sq_sub_destroy (&sub);
+    sq_test_registry_stop (&s_stack.registry);
+    s_registry = NULL;
+    assert_int_equal (sq_test_db_int (s_db, "SELECT published_seq FROM registry.relay_position"
+                                            " WHERE name = 'registry'"),
+                      (int64_t) start + 2);
+    assert_int_equal (sq_outbox_last_seq (s_db, "registry", "registry", &err),
+                      (int64_t) start + 2);
+}
+
 int
 main (void)
 {
@@ -350,6 +380,7 @@ main (void)
         cmocka_unit_test (test_writers_commit_in_seq_order),
         cmocka_unit_test (test_inbox_applies_once),
         cmocka_unit_test (test_replicas_share_requests),
+        cmocka_unit_test (test_clean_stop_records_published_position),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -197,16 +197,18 @@ sq_outbox_prepare (sq_db_t *db, const char *schema, const char *stream, sq_error
 static int
 s_pack_row (msgpack_packer *pk, PGresult *res, int row, const char *stream, sq_envelope_t *env)
 {
-    memset (env, 0, sizeof *env);
-    snprintf (env->id, sizeof env->id, "%s", PQgetvalue (res, row, 0));
-    snprintf (env->src, sizeof env->src, "%s", stream);
+    //  Field by field (no memset, no snprintf): the relay packs 8,000 of these a round
+    //  after a ledger batch.
+    env->data = NULL;
+    sq_copy_str (env->id, sizeof env->id, PQgetvalue (res, row, 0));
+    sq_copy_str (env->src, sizeof env->src, stream);
     env->seq = strtoull (PQgetvalue (res, row, 1), NULL, 10);
-    snprintf (env->type, sizeof env->type, "%s", PQgetvalue (res, row, 2));
-    snprintf (env->div, sizeof env->div, "%s", PQgetvalue (res, row, 3));
+    sq_copy_str (env->type, sizeof env->type, PQgetvalue (res, row, 2));
+    sq_copy_str (env->div, sizeof env->div, PQgetvalue (res, row, 3));
     env->at = strtoll (PQgetvalue (res, row, 4), NULL, 10);
-    snprintf (env->actor, sizeof env->actor, "%s", PQgetvalue (res, row, 5));
-    snprintf (env->corr, sizeof env->corr, "%s", PQgetvalue (res, row, 6));
-    snprintf (env->cause, sizeof env->cause, "%s", PQgetvalue (res, row, 7));
+    sq_copy_str (env->actor, sizeof env->actor, PQgetvalue (res, row, 5));
+    sq_copy_str (env->corr, sizeof env->corr, PQgetvalue (res, row, 6));
+    sq_copy_str (env->cause, sizeof env->cause, PQgetvalue (res, row, 7));
     size_t size = 0;
     unsigned char *data = PQunescapeBytea ((const unsigned char *) PQgetvalue (res, row, 8),
                                            &size);

@@ -374,19 +374,25 @@ sq_db_array_destroy (sq_db_array_t *self)
     memset (self, 0, sizeof *self);
 }
 
+//  Grows a text buffer of *cap bytes (0: none yet) to hold need bytes, doubling from first.
+static void
+s_grow (char **data, size_t *cap, size_t need, size_t first)
+{
+    if (need <= *cap)
+        return;
+    size_t grown = *cap ? *cap : first;
+    while (grown < need)
+        grown *= 2;
+    *data = realloc (*data, grown);
+    assert (*data);
+    *cap = grown;
+}
+
 //  Makes room for more bytes plus the closing } and NUL.
 static void
 s_array_reserve (sq_db_array_t *self, size_t more)
 {
-    size_t need = self->size + more + 2;
-    if (need <= self->cap)
-        return;
-    size_t cap = self->cap ? self->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    self->data = realloc (self->data, cap);
-    assert (self->data);
-    self->cap = cap;
+    s_grow (&self->data, &self->cap, self->size + more + 2, 256);
 }
 
 //  Opens the literal or separates the next element.
@@ -473,15 +479,7 @@ sq_db_copy_destroy (sq_db_copy_t *self)
 static void
 s_copy_reserve (sq_db_copy_t *self, size_t more)
 {
-    size_t need = self->size + more + 1;
-    if (need <= self->cap)
-        return;
-    size_t cap = self->cap ? self->cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    self->data = realloc (self->data, cap);
-    assert (self->data);
-    self->cap = cap;
+    s_grow (&self->data, &self->cap, self->size + more + 1, 4096);
 }
 
 //  Separates the next field from the last one of its row.

@@ -1,6 +1,6 @@
 /*  status: `shequ status` shows the bus (its endpoints and what its broker reports through
     the internal service mmi.workers), every service with its workers, and each service's
-    own `health` answer, which carries its stream's last published seq.
+    own `health` answer, which carries its stream's last committed seq.
 
     The broker's report is read field by field with every field optional, since the broker
     may add or drop some; whatever a service's health holds is shown as it came. */

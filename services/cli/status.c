@@ -167,7 +167,7 @@ s_count_text (const msgpack_object *map, const char *key, char *out, size_t size
     return out;
 }
 
-//  The health result's stream map, where the last published seq is.
+//  The health result's stream map, where the last committed seq is.
 static const msgpack_object *
 s_health_stream (const s_service_t *service)
 {

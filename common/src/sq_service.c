@@ -10,8 +10,8 @@
 #include "sq_util.h"
 
 #include <assert.h>
-#include <malloc.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sodium.h>

@@ -374,6 +374,26 @@ sq_db_array_destroy (sq_db_array_t *self)
     memset (self, 0, sizeof *self);
 }
 
+//  Writes value into out, each byte of specials as a backslash and the byte at the same
+//  place in codes, and the runs between them in one copy each. Returns the bytes written:
+//  at most twice strlen (value); out is not terminated.
+static size_t
+s_escape (char *out, const char *value, const char *specials, const char *codes)
+{
+    size_t n = 0;
+    for (;;) {
+        size_t run = strcspn (value, specials);
+        memcpy (out + n, value, run);
+        n += run;
+        value += run;
+        if (!*value)
+            return n;
+        out[n++] = '\\';
+        out[n++] = codes[strchr (specials, *value) - specials];
+        value++;
+    }
+}
+
 //  Grows a text buffer of *cap bytes (0: none yet) to hold need bytes, doubling from first.
 static void
 s_grow (char **data, size_t *cap, size_t need, size_t first)
@@ -417,19 +437,7 @@ sq_db_array_add (sq_db_array_t *self, const char *value)
     size_t len = strlen (value);
     s_array_reserve (self, 2 * len + 2);
     self->data[self->size++] = '"';
-    const char *run = value;
-    for (const char *p = value;; p++) {
-        char c = *p;
-        if (c && c != '"' && c != '\\')
-            continue;
-        memcpy (self->data + self->size, run, (size_t) (p - run));
-        self->size += (size_t) (p - run);
-        if (!c)
-            break;
-        self->data[self->size++] = '\\';
-        self->data[self->size++] = c;
-        run = p + 1;
-    }
+    self->size += s_escape (self->data + self->size, value, "\"\\", "\"\\");
     self->data[self->size++] = '"';
 }
 
@@ -504,19 +512,7 @@ sq_db_copy_text (sq_db_copy_t *self, const char *value)
     //  Worst case every byte escaped. Runs of bytes that need no escape go in one copy.
     size_t len = strlen (value);
     s_copy_field (self, 2 * len);
-    const char *run = value;
-    for (const char *p = value;; p++) {
-        char c = *p;
-        if (c && c != '\\' && c != '\n' && c != '\r' && c != '\t')
-            continue;
-        memcpy (self->data + self->size, run, (size_t) (p - run));
-        self->size += (size_t) (p - run);
-        if (!c)
-            break;
-        self->data[self->size++] = '\\';
-        self->data[self->size++] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : '\\';
-        run = p + 1;
-    }
+    self->size += s_escape (self->data + self->size, value, "\\\n\r\t", "\\nrt");
 }
 
 void

@@ -160,39 +160,6 @@ s_refused (sq_ctx_t *ctx, const s_registration_t *r, const s_sealed_t *sealed)
                          " registered", sealed->id_masked);
 }
 
-//  Inserts the resident; a second registration of one identity number is a conflict.
-static int
-s_insert (sq_ctx_t *ctx, const s_registration_t *r, const s_sealed_t *sealed)
-{
-    char at[24];
-    snprintf (at, sizeof at, "%" PRId64, sq_now_us ());
-    const char *params[] = {sealed->id, r->community, r->grid[0] ? r->grid : NULL,
-                            r->household[0] ? r->household : NULL, sealed->index,
-                            (const char *) sealed->id_sealed, sealed->id_masked, r->name,
-                            r->info.sex, r->info.birth_date, s_residency[r->residency],
-                            (const char *) sealed->phone_sealed,
-                            r->phone[0] ? sealed->phone_masked : NULL,
-                            r->party_member ? "true" : "false", r->care_groups, at};
-    int lengths[16] = {0};
-    int formats[16] = {0};
-    lengths[5] = (int) sealed->id_size, formats[5] = 1;
-    lengths[11] = (int) sealed->phone_size, formats[11] = 1;
-    PGresult *res = sq_db_query_bin (
-        ctx->db,
-        "INSERT INTO registry.resident (id, community, grid, household, id_index, id_sealed,"
-        " id_masked, name, sex, birth_date, residency, phone_sealed, phone_masked,"
-        " party_member, care_groups, registered_at, updated_at) SELECT $1, d.code, $3, $4, $5,"
-        " $6, $7, $8, $9, $10::date, $11, $12, $13, $14::boolean, $15::text[], $16::bigint,"
-        " $16::bigint FROM registry.division d WHERE d.code = $2 AND d.level = 'community'"
-        " ON CONFLICT (id_index) DO NOTHING RETURNING id",
-        16, params, lengths, formats, &ctx->err);
-    if (!res)
-        return -1;
-    int inserted = PQntuples (res) == 1;
-    PQclear (res);
-    return inserted ? 0 : s_refused (ctx, r, sealed);
-}
-
 //  Emits registry.resident_registered and packs the reply of a registration inserted.
 static int
 s_registered (sq_ctx_t *ctx, const s_registration_t *r, const s_sealed_t *sealed)
@@ -223,18 +190,6 @@ s_registered (sq_ctx_t *ctx, const s_registration_t *r, const s_sealed_t *sealed
     sq_pack_kv_str (ctx->pk, "phone", phone_masked);
     sq_pack_kv_str (ctx->pk, "status", "active");
     return 0;
-}
-
-int
-registry_resident_register (sq_ctx_t *ctx)
-{
-    s_registration_t r;
-    s_sealed_t sealed = {0};
-    int rc = sq_ctx_require_role (ctx, registry_writers) || s_read_registration (ctx, &r)
-             || s_seal (ctx, &r, &sealed) || s_insert (ctx, &r, &sealed)
-             || s_registered (ctx, &r, &sealed) ? -1 : 0;
-    s_sealed_free (&sealed);
-    return rc;
 }
 
 //  Adds a sealed value to a bytea[] literal as hex ("\x0a1b...").
@@ -323,6 +278,13 @@ s_insert_group (sq_ctx_t *ctxs, int count, const s_registration_t *r, s_sealed_t
                 inserted[i] = true;
     PQclear (res);
     return 0;
+}
+
+//  A registration alone is a group of one: one INSERT statement for both.
+int
+registry_resident_register (sq_ctx_t *ctx)
+{
+    return registry_resident_register_group (ctx, 1) || ctx->err.code ? -1 : 0;
 }
 
 int

@@ -137,10 +137,7 @@ sq_mdp_worker_tick (sq_mdp_worker_t *self)
         s_worker_connect (self);
         return;
     }
-    if (now_ms >= self->heartbeat_at_ms) {
-        s_worker_send (self, SQ_MDP_HEARTBEAT, NULL);
-        self->heartbeat_at_ms = now_ms + self->heartbeat_ms;
-    }
+    sq_mdp_worker_keepalive (self);
 }
 
 void

@@ -217,7 +217,7 @@ ledger_transfer_create_group (sq_ctx_t *ctxs, int count)
         }
     }
     ledger_apply_t apply = {0};
-    int rc = n ? ledger_apply (&ctxs[0], owners, items, n, false, &apply) : 0;
+    int rc = ledger_apply (&ctxs[0], owners, items, n, false, &apply);
     for (int k = 0; rc == 0 && k < count; k++) {
         if (position[k] < 0)
             continue;

@@ -86,24 +86,6 @@ notify_outcome_pack (msgpack_packer *pk, const char *delivery, const char *event
         sq_pack_kv_str (pk, "error", error);
 }
 
-//  The "\x…" text form of bytes for a bytea parameter (malloc'd), NULL when out of memory.
-static char *
-s_bytea_hex (const void *data, size_t size)
-{
-    static const char digits[] = "0123456789abcdef";
-    char *out = malloc (size * 2 + 3);
-    if (!out)
-        return NULL;
-    out[0] = '\\';
-    out[1] = 'x';
-    for (size_t i = 0; i < size; i++) {
-        out[2 + 2 * i] = digits[((const unsigned char *) data)[i] >> 4];
-        out[3 + 2 * i] = digits[((const unsigned char *) data)[i] & 0xf];
-    }
-    out[2 + 2 * size] = '\0';
-    return out;
-}
-
 //  Whether the delivery of t's event to its recipient on its channel, there already, is
 //  dead (given up): then a fallback goes on to the next channel. 1 dead, 0 not, -1 error.
 static int
@@ -146,27 +128,24 @@ s_deliver (sq_ctx_t *ctx, const s_target_t *t)
     snprintf (next_at, sizeof next_at, "%" PRId64,
               notify_send_at (&self->quiet, t->channel, t->rule->priority, now));
     const char *channel = notify_channel_name (t->channel);
-    //  The event is kept only while a fallback may have to render it for another channel.
-    char *event_hex = t->plan[0] ? s_bytea_hex (t->event->raw, t->event->raw_size) : NULL;
-    if (t->plan[0] && !event_hex) {
-        free (subject);
-        free (body);
-        return sq_error_set (&ctx->err, SQ_ERR_INTERNAL, "", "out of memory");
-    }
+    //  The event is kept (as a binary parameter) only while a fallback may have to render it
+    //  for another channel.
+    bool keep = t->plan[0];
     const char *params[] = {id, env->id, env->src, seq, env->type, env->div, t->recipient,
                             channel, t->address, t->subscription, t->rule->id,
                             notify_priority_name (t->rule->priority), subject, body,
                             inbox ? "delivered" : "pending", next_at, at, t->plan, t->skipped,
-                            event_hex, t->fallback_of};
-    PGresult *res = sq_db_query (
+                            keep ? (const char *) t->event->raw : NULL, t->fallback_of};
+    int lengths[21] = {[19] = keep ? (int) t->event->raw_size : 0};
+    int formats[21] = {[19] = 1};
+    PGresult *res = sq_db_query_bin (
         ctx->db, "INSERT INTO notify.delivery (id, event_id, src, seq, type, div, recipient,"
         " channel, address, subscription, rule, priority, subject, body, status, attempts,"
         " next_at, created_at, delivered_at, plan, skipped, event, fallback_of) VALUES ($1, $2,"
         " $3, $4::bigint, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, CASE WHEN $15 ="
         " 'delivered' THEN 1 ELSE 0 END, $16::bigint, $17::bigint, CASE WHEN $15 = 'delivered'"
         " THEN $17::bigint END, $18, $19, $20::bytea, $21) ON CONFLICT (event_id, recipient,"
-        " channel) DO NOTHING RETURNING id", 21, params, &ctx->err);
-    free (event_hex);
+        " channel) DO NOTHING RETURNING id", 21, params, lengths, formats, &ctx->err);
     int inserted = res ? PQntuples (res) : -1;
     PQclear (res);
     int rc = inserted < 0 ? -1 : 0;

@@ -431,10 +431,12 @@ test_email_retried_after_4xx (void **state)
     (void) state;
     s_address ("res-busy", "email", "busy@jixiang.example.cn");
     s_rule ("t.busy", "res-busy", "[\"email\"]", "normal");
+    int refused = sq_test_smtp_refused (s_smtp);
     sq_test_smtp_set_reply (s_smtp, 451);
     s_file (NULL);
     s_wait_count ("SELECT count(*) FROM notify.attempt a JOIN notify.delivery d ON d.id ="
                   " a.delivery WHERE d.recipient = 'res-busy' AND NOT a.ok", 2);
+    assert_true (sq_test_smtp_refused (s_smtp) - refused >= 2); //  the relay said 451 twice
     assert_int_equal (s_count ("SELECT count(*) FROM notify.delivery WHERE recipient ="
                                " 'res-busy' AND status = 'pending'"), 1);
     char *error = sq_test_db_value (s_stack.db, "SELECT last_error FROM notify.delivery WHERE"

@@ -458,8 +458,7 @@ sq_test_redis_start (int port)
     snprintf (address, sizeof address, "127.0.0.1:%d", port);
     for (int waited = 0; waited < SQ_TEST_REDIS_START_MS; waited += 50) {
         sq_cache_t *probe = sq_cache_new (address);
-        sq_cache_set (probe, "probe", "1", 1, 10);
-        bool up = sq_cache_up (probe);
+        bool up = sq_cache_ping (probe);
         sq_cache_destroy (&probe);
         if (up)
             return pid;

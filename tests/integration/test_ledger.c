@@ -292,6 +292,100 @@ test_racing_debits_never_overdraw (void **state)
 }
 
 #define AWARD "community:" COMMUNITY ":award"
+#define IDENT_THREADS 8         //  clients, each its own actor
+#define IDENT_STEPS 20          //  transfers each
+
+typedef struct {
+    sq_mdp_client_t *client;
+    int thread;
+    int ok;
+} s_ident_t;
+
+//  transfer.create as actor "actor-<thread>" with corr "corr-<thread>-<i>".
+static void *
+s_ident (void *arg)
+{
+    s_ident_t *self = arg;
+    for (int i = 0; i < IDENT_STEPS; i++) {
+        char text[128];
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init (&buf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+        msgpack_pack_map (&pk, 4);
+        sq_pack_kv_str (&pk, "cmd", "transfer.create");
+        sq_pack_str (&pk, "args");
+        msgpack_pack_map (&pk, 5);
+        snprintf (text, sizeof text, "ident-%d-%d", self->thread, i);
+        sq_pack_kv_str (&pk, "id", text);
+        sq_pack_kv_str (&pk, "debit", TREASURY);
+        sq_pack_kv_str (&pk, "credit", SPENT);
+        sq_pack_kv_int (&pk, "amount", 1);
+        sq_pack_kv_str (&pk, "code", "test");
+        sq_pack_str (&pk, "actor");
+        msgpack_pack_map (&pk, 3);
+        snprintf (text, sizeof text, "actor-%d", self->thread);
+        sq_pack_kv_str (&pk, "id", text);
+        sq_pack_kv_str (&pk, "role", "district_official");
+        sq_pack_kv_str (&pk, "scope", DISTRICT);
+        snprintf (text, sizeof text, "corr-%d-%d", self->thread, i);
+        sq_pack_kv_str (&pk, "corr", text);
+        void *reply = NULL;
+        size_t size = 0;
+        if (sq_mdp_client_call (self->client, "ledger", buf.data, buf.size, 10000, &reply,
+                                &size) == 0) {
+            char why[128];
+            sq_doc_t *doc = sq_doc_new (reply, size, why, sizeof why);
+            const msgpack_object *ok = doc ? sq_obj_get (sq_doc_root (doc), "ok") : NULL;
+            self->ok += ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean;
+            sq_doc_destroy (&doc);
+        }
+        free (reply);
+        msgpack_sbuffer_destroy (&buf);
+    }
+    return NULL;
+}
+
+//  Concurrent transfer.create of different actors share one apply in a group commit; each
+//  transfer and each event still carries its own command's actor, corr and cause.
+static void
+test_grouped_commands_keep_their_identity (void **state)
+{
+    (void) state;
+    pthread_t threads[IDENT_THREADS];
+    s_ident_t idents[IDENT_THREADS];
+    for (int t = 0; t < IDENT_THREADS; t++) {
+        idents[t] = (s_ident_t) {.thread = t};
+        idents[t].client = sq_mdp_client_new (bus_endpoint_commands (s_stack.bus));
+        assert_non_null (idents[t].client);
+    }
+    for (int t = 0; t < IDENT_THREADS; t++)
+        assert_int_equal (pthread_create (&threads[t], NULL, s_ident, &idents[t]), 0);
+    int ok = 0;
+    for (int t = 0; t < IDENT_THREADS; t++) {
+        pthread_join (threads[t], NULL);
+        sq_mdp_client_destroy (&idents[t].client);
+        ok += idents[t].ok;
+    }
+    const int64_t all = IDENT_THREADS * IDENT_STEPS;
+    assert_int_equal (ok, all);
+    //  Rows of several actors were made by one apply (they share its time)...
+    assert_true (s_count ("SELECT count(*) FROM (SELECT created_at FROM ledger.transfer WHERE"
+                          " id LIKE 'ident-%' GROUP BY created_at HAVING count (DISTINCT actor)"
+                          " > 1) g") > 0);
+    //  ...and each row names its own actor,
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.transfer WHERE id LIKE 'ident-%'"
+                               " AND actor = 'actor-' || split_part (id, '-', 2)"), all);
+    //  each event its own command's actor and corr, about its own transfer,
+    assert_int_equal (s_count ("SELECT count(*) FROM ledger.outbox WHERE corr LIKE 'corr-%'"
+                               " AND type = 'ledger.transfer_posted' AND actor = 'actor-' ||"
+                               " split_part (corr, '-', 2) AND position (convert_to ('ident-' ||"
+                               " substr (corr, 6), 'UTF8') IN data) > 0"), all);
+    //  and its own command as cause.
+    assert_int_equal (s_count ("SELECT count (DISTINCT cause) FROM ledger.outbox WHERE corr"
+                               " LIKE 'corr-%'"), all);
+}
+
 #define BIG_BATCH LEDGER_BATCH_MAX //  transfers of the largest batch
 
 //  The error field of result i of a batch reply, or NULL when it succeeded.
@@ -639,6 +733,7 @@ main (void)
         cmocka_unit_test (test_create_once_per_id),
         cmocka_unit_test (test_inputs_and_roles),
         cmocka_unit_test (test_racing_debits_never_overdraw),
+        cmocka_unit_test (test_grouped_commands_keep_their_identity),
         cmocka_unit_test (test_linked_batch_all_or_nothing),
         cmocka_unit_test (test_pending_post_void_expire),
         cmocka_unit_test (test_corrections_and_history),

@@ -33,6 +33,16 @@ PGresult *sq_db_query_bin (sq_db_t *self, const char *sql, int count,
                            const char *const *params, const int *lengths, const int *formats,
                            sq_error_t *err);
 
+//  Same as sq_db_query, with a plan made once for any parameters (plan_cache_mode
+//  force_generic_plan for this statement only). For statements that take their rows as
+//  arrays (INSERT ... SELECT FROM unnest): PostgreSQL otherwise plans them afresh at every
+//  call, since a plan for the actual array always looks cheaper than one for any array
+//  (registry's INSERT of one resident: bind 0.17 ms planned each time, 0.03 ms planned once,
+//  for 0.2 ms of execution). Not for statements whose best plan depends on the values
+//  (LIKE $1 || '%').
+PGresult *sq_db_query_generic (sq_db_t *self, const char *sql, int count,
+                               const char *const *params, sq_error_t *err);
+
 //  Runs a statement and discards its rows. Returns 0 or -1 with err set.
 int sq_db_exec (sq_db_t *self, const char *sql, int count, const char *const *params,
                 sq_error_t *err);

@@ -313,6 +313,22 @@ sq_db_query (sq_db_t *self, const char *sql, int count, const char *const *param
     return sq_db_query_bin (self, sql, count, params, NULL, NULL, err);
 }
 
+//  The SET rides along with the statement and the RESET with the next one: no round trip of
+//  their own. When the statement fails, the rollback that must follow undoes the SET too.
+PGresult *
+sq_db_query_generic (sq_db_t *self, const char *sql, int count, const char *const *params,
+                     sq_error_t *err)
+{
+    if (sq_db_defer (self, "SET plan_cache_mode = force_generic_plan", 0, NULL, NULL, NULL, err))
+        return NULL;
+    PGresult *res = sq_db_query (self, sql, count, params, err);
+    if (res && sq_db_defer (self, "RESET plan_cache_mode", 0, NULL, NULL, NULL, err)) {
+        PQclear (res);
+        return NULL;
+    }
+    return res;
+}
+
 int
 sq_db_exec (sq_db_t *self, const char *sql, int count, const char *const *params,
             sq_error_t *err)

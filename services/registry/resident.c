@@ -253,7 +253,7 @@ s_insert_group (sq_ctx_t *ctxs, int count, const s_registration_t *r, s_sealed_t
         params[G_COLUMNS] = at;
         //  NB: rows are inserted in the group's order, so of two registrations of one
         //  identity number the first is kept, as if they had come one after the other.
-        res = sq_db_query (
+        res = sq_db_query_generic (
             ctxs[0].db,
             "INSERT INTO registry.resident (id, community, grid, household, id_index,"
             " id_sealed, id_masked, name, sex, birth_date, residency, phone_sealed,"

@@ -1,9 +1,13 @@
-/*  The service framework under commands that take long: a batch of them (one group commit)
-    can outlast the broker's liveness (SQ_MDP_LIVENESS heartbeats), and the worker must keep
-    telling the broker it is alive meanwhile, or the broker answers its clients `unavailable`
-    while their commands commit (bench_ledger once saw two batches of 8,000 transfers end
-    that way). Here the heartbeat is 100 ms, so the broker gives a silent worker 500 ms, and
-    each command takes 300 ms: a batch of several is well past it. */
+/*  The service framework and its database connection.
+
+    Commands that take long: a batch of them (one group commit) can outlast the broker's
+    liveness (SQ_MDP_LIVENESS heartbeats), and the worker must keep telling the broker it is
+    alive meanwhile, or the broker answers its clients `unavailable` while their commands
+    commit (bench_ledger once saw two batches of 8,000 transfers end that way). Here the
+    heartbeat is 100 ms, so the broker gives a silent worker 500 ms, and each command takes
+    300 ms: a batch of several is well past it.
+
+    Statements planned once (sq_db_query_generic): that one statement, and no other. */
 #include "sq_test.h"
 
 #include <pthread.h>
@@ -101,11 +105,96 @@ test_long_batches_keep_their_workers (void **state)
     assert_true (took >= CLIENTS * SLOW_MS);
 }
 
+//  How often PostgreSQL planned a prepared statement each way (pg_prepared_statements).
+static void
+s_plans (sq_db_t *db, const char *statement, int64_t *generic, int64_t *custom)
+{
+    sq_error_t err = {0};
+    const char *params[] = {statement};
+    PGresult *res = sq_db_query (db, "SELECT generic_plans, custom_plans FROM"
+                                 " pg_prepared_statements WHERE statement = $1", 1, params,
+                                 &err);
+    assert_non_null (res);
+    assert_int_equal (PQntuples (res), 1);
+    *generic = strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+    *custom = strtoll (PQgetvalue (res, 0, 1), NULL, 10);
+    PQclear (res);
+}
+
+//  What the statement reads as plan_cache_mode when it runs.
+static char *
+s_mode (sq_db_t *db, bool generic, sq_error_t *err)
+{
+    const char *sql = generic ? "SELECT current_setting ('plan_cache_mode') || $1::text"
+                              : "SELECT current_setting ('plan_cache_mode') || $1::text || ''";
+    const char *params[] = {""};
+    PGresult *res = generic ? sq_db_query_generic (db, sql, 1, params, err)
+                            : sq_db_query (db, sql, 1, params, err);
+    char *mode = res ? strdup (PQgetvalue (res, 0, 0)) : NULL;
+    PQclear (res);
+    return mode;
+}
+
+//  sq_db_query_generic plans its statement once for all parameters, and only that
+//  statement: the next one, and anything after a failure, plans as before.
+static void
+test_generic_plan_for_one_statement (void **state)
+{
+    (void) state;
+    sq_db_t *db = sq_test_db_connect (s_stack.conninfo);
+    sq_error_t err = {0};
+    //  An array statement like the registry's: custom plans see the array, and PostgreSQL
+    //  goes on choosing them (more than the 5 it tries before comparing).
+    const char *insert = "SELECT count (*) FROM unnest ($1::text[]) AS u (code)"
+                         " JOIN pg_class c ON c.relname = u.code";
+    const char *params[] = {"{pg_class}"};
+    for (int i = 0; i < 8; i++) {
+        PGresult *res = sq_db_query (db, insert, 1, params, &err);
+        assert_non_null (res);
+        PQclear (res);
+    }
+    int64_t generic = 0, custom = 0;
+    s_plans (db, insert, &generic, &custom);
+    assert_int_equal (generic, 0);
+    assert_int_equal (custom, 8);
+    for (int i = 0; i < 8; i++) {
+        PGresult *res = sq_db_query_generic (db, insert, 1, params, &err);
+        assert_non_null (res);
+        assert_string_equal (PQgetvalue (res, 0, 0), "1");
+        PQclear (res);
+    }
+    s_plans (db, insert, &generic, &custom);
+    assert_int_equal (generic, 8);
+    assert_int_equal (custom, 8);
+
+    char *mode = s_mode (db, true, &err);
+    assert_string_equal (mode, "force_generic_plan");
+    free (mode);
+    mode = s_mode (db, false, &err);
+    assert_string_equal (mode, "auto");
+    free (mode);
+
+    //  A failing statement in a transaction: the rollback undoes the SET with the rest.
+    assert_int_equal (sq_db_begin (db, &err), 0);
+    const char *zero[] = {"0"};
+    PGresult *res = sq_db_query_generic (db, "SELECT 1 / $1::int", 1, zero, &err);
+    assert_null (res);
+    assert_string_equal (err.code, SQ_ERR_INTERNAL);
+    sq_db_rollback (db);
+    memset (&err, 0, sizeof err);
+    mode = s_mode (db, false, &err);
+    assert_non_null (mode);
+    assert_string_equal (mode, "auto");
+    free (mode);
+    sq_db_destroy (&db);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_long_batches_keep_their_workers),
+        cmocka_unit_test (test_generic_plan_for_one_statement),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -106,7 +106,8 @@ typedef struct {
     const char *commands_endpoint;  //  NULL: SHEQU_COMMANDS
     const char *events_in;          //  NULL: SHEQU_EVENTS_IN
     const char *redis;              //  NULL: SHEQU_REDIS
-    int concurrency;                //  0: SHEQU_WORKER_CONCURRENCY
+    int concurrency;                //  0: SHEQU_WORKER_CONCURRENCY, else this many sockets
+    int concurrency_default;        //  SHEQU_WORKER_CONCURRENCY's default; 0: SQ_CONCURRENCY_DEFAULT
     //  Streams of other services this one applies, terminated by {NULL, NULL, NULL}; NULL
     //  for none. One replica at a time consumes (advisory lock); each event is applied once,
     //  in seq order, with its (src, seq) in the inbox in the same transaction.

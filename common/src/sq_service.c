@@ -104,10 +104,12 @@ sq_service_new (const sq_service_config_t *config)
                                 : sq_config_str (SQ_ENV_EVENTS_IN, SQ_DEFAULT_EVENTS_IN));
     snprintf (self->conninfo, sizeof self->conninfo, "%s",
               config->conninfo ? config->conninfo : sq_config_str (SQ_ENV_PG, SQ_DEFAULT_PG));
+    int concurrency_default = config->concurrency_default ? config->concurrency_default
+                                                          : SQ_CONCURRENCY_DEFAULT;
     self->concurrency = config->concurrency
                             ? config->concurrency
-                            : (int) sq_config_int ("SHEQU_WORKER_CONCURRENCY",
-                                                   SQ_CONCURRENCY_DEFAULT, 1, SQ_CONCURRENCY_MAX);
+                            : (int) sq_config_int ("SHEQU_WORKER_CONCURRENCY", concurrency_default,
+                                                   1, SQ_CONCURRENCY_MAX);
     self->thread_count = (int) sq_config_int ("SHEQU_WORKER_THREADS", SQ_WORKER_THREADS_DEFAULT,
                                               1, SQ_WORKER_THREADS_MAX);
     if (self->thread_count > self->concurrency)
@@ -513,6 +515,19 @@ s_undo (sq_db_t *db, bool savepoint, sq_error_t *err)
     return sq_db_defer (db, "BEGIN", 0, NULL, NULL, NULL, err);
 }
 
+//  The context item's handler runs in: the batch's connection, cache and events, a fresh
+//  request id in request_id, and pk for its result.
+static sq_ctx_t
+s_item_ctx (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, sq_outbox_many_t *outbox,
+            s_item_t *item, char request_id[SQ_ID_SIZE], msgpack_packer *pk)
+{
+    sq_id_new (request_id);
+    return (sq_ctx_t) {.service = self, .db = db, .cache = cache, .cmd = item->cmd,
+                       .args = item->args, .actor = &item->actor, .corr = item->corr,
+                       .request_id = request_id, .pk = pk, .state = self->config.state,
+                       .outbox = outbox};
+}
+
 //  Runs one command, under a savepoint when it shares its transaction with others (a
 //  command alone spares the two round trips). Returns the number of events it emitted,
 //  or -1 when the transaction itself is lost (the whole batch then fails).
@@ -529,15 +544,11 @@ s_run_one (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, sq_outbox_many_t 
         return found < 0 || (savepoint && sq_db_defer (db, "RELEASE SAVEPOINT command", 0, NULL,
                                                        NULL, NULL, &err)) ? -1 : 0;
     char request_id[SQ_ID_SIZE];
-    sq_id_new (request_id);
     msgpack_sbuffer result;
     msgpack_sbuffer_init (&result);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &result, msgpack_sbuffer_write);
-    sq_ctx_t ctx = {.service = self, .db = db, .cache = cache, .cmd = item->cmd,
-                    .args = item->args, .actor = &item->actor, .corr = item->corr,
-                    .request_id = request_id, .pk = &pk, .state = self->config.state,
-                    .outbox = outbox};
+    sq_ctx_t ctx = s_item_ctx (self, db, cache, outbox, item, request_id, &pk);
     //  What it emits goes with what it wrote when it is undone.
     sq_ctx_mark_t start = sq_ctx_mark (&ctx);
     sq_handler_fn *fn = item->fn ? item->fn
@@ -616,14 +627,10 @@ s_run_groups (sq_service_t *self, sq_db_t *db, sq_cache_t *cache, sq_outbox_many
         char (*request_ids)[SQ_ID_SIZE] = calloc ((size_t) n, sizeof *request_ids);
         assert (ctxs && results && pks && request_ids);
         for (int k = 0; k < n; k++) {
-            s_item_t *item = &items[members[k]];
-            sq_id_new (request_ids[k]);
             msgpack_sbuffer_init (&results[k]);
             msgpack_packer_init (&pks[k], &results[k], msgpack_sbuffer_write);
-            ctxs[k] = (sq_ctx_t) {.service = self, .db = db, .cache = cache, .cmd = item->cmd,
-                                  .args = item->args, .actor = &item->actor, .corr = item->corr,
-                                  .request_id = request_ids[k], .pk = &pks[k],
-                                  .state = self->config.state, .outbox = outbox};
+            ctxs[k] = s_item_ctx (self, db, cache, outbox, &items[members[k]], request_ids[k],
+                                  &pks[k]);
         }
         int rc = lead->group (ctxs, n);
         for (int k = 0; k < n; k++) {

@@ -1,6 +1,5 @@
 /*  ledger service: the command table, the streams it consumes and the sweep. */
 #include "ledger.h"
-#include "sq_config.h"
 
 #include <string.h>
 
@@ -40,9 +39,7 @@ ledger_service_config (sq_service_config_t *config)
     //  Every writer waits for the one chain lock, so throughput is the group commit's size
     //  over one commit's time: more worker sockets, bigger groups. bench_ledger with 20
     //  clients: 1,156 transfers/s at 16, 2,717/s at 64.
-    config->concurrency = (int) sq_config_int ("SHEQU_WORKER_CONCURRENCY",
-                                               LEDGER_CONCURRENCY_DEFAULT, 1,
-                                               SQ_CONCURRENCY_MAX);
+    config->concurrency_default = LEDGER_CONCURRENCY_DEFAULT;
     config->groups = s_groups;
     config->sweeps = s_sweeps;
     config->consumers = s_consumers;

@@ -43,6 +43,7 @@ s_setup (void **state)
     //  racing commands run in concurrent transactions on four connections.
     setenv ("SHEQU_SWEEP_MS", "200", 1);
     setenv ("SHEQU_WORKER_THREADS", "4", 1);
+    unsetenv ("SHEQU_WORKER_CONCURRENCY"); //  the ledger's own default applies
     sq_test_stack_start (&s_stack, "ledger");
     sq_service_config_t config;
     ledger_service_config (&config);
@@ -130,6 +131,17 @@ s_count (const char *sql)
 }
 
 // ---- tests ------------------------------------------------------------------------------
+
+//  The ledger's default concurrency is its own (ledger.h says why), not the platform's.
+static void
+test_health_reports_ledger_concurrency (void **state)
+{
+    (void) state;
+    sq_test_reply_t *reply = s_ok ("health", "{}", "operator", "");
+    assert_int_equal (sq_test_int (reply->result, "concurrency"), LEDGER_CONCURRENCY_DEFAULT);
+    assert_true (LEDGER_CONCURRENCY_DEFAULT != SQ_CONCURRENCY_DEFAULT);
+    sq_test_reply_destroy (&reply);
+}
 
 static void
 test_create_once_per_id (void **state)
@@ -730,6 +742,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test (test_health_reports_ledger_concurrency),
         cmocka_unit_test (test_create_once_per_id),
         cmocka_unit_test (test_inputs_and_roles),
         cmocka_unit_test (test_racing_debits_never_overdraw),

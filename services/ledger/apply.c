@@ -549,11 +549,12 @@ s_judge (s_apply_t *self, size_t i)
     const ledger_transfer_t *t = &self->items[i];
     ledger_result_t *r = &self->out->results[i];
     sq_ctx_t *owner = s_owner (self, i);
-    sq_error_t before = owner->err; //  a group's command may carry its own refusal already
-    memset (&owner->err, 0, sizeof owner->err);
+    //  ledger_may_move refuses through the owner's err, and the refusal is this item's alone:
+    //  a command that carries a refusal of its own never reaches the apply.
+    assert (!owner->err.code);
     bool may = ledger_may_move (owner, &t->debit, &t->credit);
     r->err = owner->err;
-    owner->err = before;
+    memset (&owner->err, 0, sizeof owner->err);
     if (!may)
         return;
     memset (&r->err, 0, sizeof r->err);
